@@ -1,0 +1,1 @@
+"""The `stemdeck` command line: thin layers over the services' Python APIs."""

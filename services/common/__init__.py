@@ -1,0 +1,1 @@
+"""Code shared by every StemDeck service: audio I/O, paths and settings."""

@@ -1,0 +1,1 @@
+"""Conv-TasNet stem separation: model, checkpoints, chunked inference."""

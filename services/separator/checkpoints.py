@@ -1,0 +1,249 @@
+"""Reading and writing separator checkpoints: StemDeck's own format and Demucs v2's three.
+
+Every file is read with PyTorch's restricted unpickler (`weights_only=True`). Demucs' packaged
+models and training checkpoints pickle a few Python objects besides tensors; only those are let
+through, as inert stand-ins, so a hostile file cannot run code or build arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stemdeck.separator.config import DEFAULT_SOURCES, TasNetConfig
+from stemdeck.separator.model import ConvTasNet
+
+FORMAT_NAME = "stemdeck.separator"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A model file that cannot be used, with a message saying why."""
+
+
+@dataclass
+class LoadedModel:
+    """A ready model plus what the file said about it."""
+
+    model: ConvTasNet
+    config: TasNetConfig
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source_format: str = FORMAT_NAME
+
+
+class _Inert:
+    """Stand-in for a pickled object: keeps its attributes, has no behaviour."""
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, dict):
+            self.__dict__.update(state)
+
+
+class _DemucsSavedState(_Inert):
+    """Demucs v2's training checkpoint (`__main__.SavedState` dataclass)."""
+
+
+class _DemucsModelClass(_Inert):
+    """The `klass` entry of a Demucs packaged model; only its name matters."""
+
+
+class _ArgparseNamespace(_Inert):
+    """Demucs stores its training arguments as an argparse.Namespace."""
+
+
+_ALLOWED_GLOBALS: list[Any] = [
+    (_DemucsSavedState, "__main__.SavedState"),
+    (_DemucsModelClass, "demucs.tasnet.ConvTasNet"),
+    (_ArgparseNamespace, "argparse.Namespace"),
+    pathlib.PosixPath,
+    pathlib.WindowsPath,
+]
+
+
+def _restricted_load(path: Path) -> Any:
+    try:
+        with torch.serialization.safe_globals(_ALLOWED_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"model file '{path}' does not exist") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"model path '{path}' is a folder, not a model file") from None
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        what = f"a Python object of type {found.group(1)}" if found else "data"
+        raise CheckpointError(
+            f"refusing to load '{path.name}': it contains {what} that StemDeck does not load "
+            "(only Conv-TasNet weights in StemDeck or Demucs v2 formats are accepted)"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"'{path.name}' is not a readable PyTorch model file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]})"
+        ) from None
+
+
+def save_checkpoint(path: Path, model: ConvTasNet, metadata: dict[str, Any] | None = None) -> Path:
+    """Write StemDeck's format: configuration, weights and metadata in one weights-only file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": dict(metadata or {}),
+    }
+    partial = path.with_name(path.name + ".part")
+    torch.save(payload, partial)
+    partial.replace(path)
+    return path
+
+
+def infer_config(
+    state: dict[str, Any], sources: tuple[str, ...] | None = None, **settings: Any
+) -> TasNetConfig:
+    """Read N, L, B, H, P, X, R and the source count off a Demucs-layout state_dict's shapes.
+
+    `sources` names the stems when the file says so; otherwise Demucs' order is assumed.
+    `settings` are further TasNetConfig fields the file states (norm, sample_rate, ...).
+    """
+    try:
+        n, channels, length = state["encoder.conv1d_U.weight"].shape
+        b = state["separator.network.1.weight"].shape[0]
+        h = state["separator.network.2.0.0.net.0.weight"].shape[0]
+        p = state["separator.network.2.0.0.net.3.net.0.weight"].shape[-1]
+        mask_rows = state["separator.network.3.weight"].shape[0]
+    except (KeyError, AttributeError, ValueError) as exc:
+        raise CheckpointError(
+            f"not a Conv-TasNet state_dict (missing or odd entry {exc})"
+        ) from None
+    blocks = {
+        tuple(map(int, m.groups()))
+        for k in state
+        if (m := re.match(r"separator\.network\.2\.(\d+)\.(\d+)\.", k))
+    }
+    if mask_rows % n:
+        raise CheckpointError(f"mask layer has {mask_rows} rows, not a multiple of N={n}")
+    count = mask_rows // n
+    if sources is None:
+        sources = (
+            DEFAULT_SOURCES
+            if count == len(DEFAULT_SOURCES)
+            else tuple(f"source{i}" for i in range(count))
+        )
+    elif len(sources) != count:
+        raise CheckpointError(f"file names {len(sources)} sources but its weights have {count}")
+    if any(k.endswith("running_mean") for k in state):
+        settings["norm"] = "BN"
+    try:
+        return TasNetConfig(
+            N=n,
+            L=length,
+            B=b,
+            H=h,
+            P=p,
+            X=1 + max(x for _, x in blocks),
+            R=1 + max(r for r, _ in blocks),
+            sources=tuple(sources),
+            audio_channels=channels,
+            **settings,
+        )
+    except ValueError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
+def build_model(config: TasNetConfig, state: dict[str, Any], name: str) -> ConvTasNet:
+    """Instantiate and fill a model, turning PyTorch's shape errors into one clear message."""
+    model = ConvTasNet(config)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        details = [line.strip() for line in str(exc).splitlines()[1:4] if line.strip()]
+        raise CheckpointError(
+            f"'{name}' does not fit a Conv-TasNet with {describe(config)}: " + " ".join(details)
+        ) from None
+    return model.eval()
+
+
+def describe(config: TasNetConfig) -> str:
+    return (
+        f"N={config.N} L={config.L} B={config.B} H={config.H} P={config.P} X={config.X} "
+        f"R={config.R} {config.norm}, sources {'/'.join(config.sources)}"
+    )
+
+
+def _demucs_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Map Demucs v2 constructor keyword arguments onto TasNetConfig fields."""
+    if kwargs.get("causal"):
+        raise CheckpointError("causal Conv-TasNet models are not supported")
+    known: dict[str, Any] = {}
+    if "sources" in kwargs:
+        known["sources"] = tuple(kwargs["sources"])
+    if "norm_type" in kwargs:
+        known["norm"] = kwargs["norm_type"]
+    if "mask_nonlinear" in kwargs:
+        known["mask_nonlinear"] = kwargs["mask_nonlinear"]
+    if "samplerate" in kwargs:
+        known["sample_rate"] = int(kwargs["samplerate"])
+    return known
+
+
+def _check_kwargs_match(config: TasNetConfig, kwargs: dict[str, Any], name: str) -> None:
+    for key in ("N", "L", "B", "H", "P", "X", "R"):
+        if key in kwargs and int(kwargs[key]) != getattr(config, key):
+            raise CheckpointError(
+                f"'{name}' says {key}={kwargs[key]} but its weights have "
+                f"{key}={getattr(config, key)}"
+            )
+    if "C" in kwargs and int(kwargs["C"]) != len(config.sources):
+        raise CheckpointError(
+            f"'{name}' says C={kwargs['C']} sources but its weights have {len(config.sources)}"
+        )
+
+
+def load_model(path: Path | str) -> LoadedModel:
+    """Load any supported file: StemDeck's format, or a Demucs v2 state_dict, packaged model
+    ({klass, args, kwargs, state, training_args}) or training checkpoint (SavedState)."""
+    path = Path(path)
+    obj = _restricted_load(path)
+    name = path.name
+    if isinstance(obj, dict) and obj.get("format") == FORMAT_NAME:
+        if obj.get("version", 0) > FORMAT_VERSION:
+            raise CheckpointError(
+                f"'{name}' was written by a newer StemDeck (format "
+                f"v{obj['version']}); upgrade to read it"
+            )
+        try:
+            config = TasNetConfig.from_dict(dict(obj["config"]))
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"'{name}' has an invalid configuration: {exc}") from None
+        model = build_model(config, obj["state_dict"], name)
+        return LoadedModel(model, config, dict(obj.get("metadata", {})), FORMAT_NAME)
+    if isinstance(obj, _DemucsSavedState):
+        state = getattr(obj, "best_state", None) or getattr(obj, "last_state", None)
+        if not isinstance(state, dict):
+            raise CheckpointError(f"'{name}' is a Demucs training checkpoint without weights")
+        config = infer_config(state)
+        metrics = getattr(obj, "metrics", None) or []
+        meta = {"epochs_trained": len(metrics)}
+        return LoadedModel(build_model(config, state, name), config, meta, "demucs.checkpoint")
+    if isinstance(obj, dict) and {"klass", "state", "kwargs"} <= obj.keys():
+        if not isinstance(obj["klass"], _DemucsModelClass):
+            raise CheckpointError(f"'{name}' packages a model that is not Demucs' ConvTasNet")
+        kwargs = dict(obj.get("kwargs") or {})
+        config = infer_config(obj["state"], **_demucs_kwargs(kwargs))
+        _check_kwargs_match(config, kwargs, name)
+        return LoadedModel(build_model(config, obj["state"], name), config, {}, "demucs.package")
+    if isinstance(obj, dict) and "encoder.conv1d_U.weight" in obj:
+        config = infer_config(obj)
+        return LoadedModel(build_model(config, obj, name), config, {}, "demucs.state_dict")
+    raise CheckpointError(
+        f"'{name}' is a PyTorch file but not a Conv-TasNet model StemDeck knows "
+        "(expected a StemDeck checkpoint or Demucs v2 tasnet weights)"
+    )

@@ -1,0 +1,1 @@
+"""Training and evaluation of StemDeck's models (optional extras, not on the serving path)."""
