@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from multiprocessing import Manager
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,13 +17,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 err = Console(stderr=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     wav = "wav"
     flac = "flac"
     mp3 = "mp3"
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
