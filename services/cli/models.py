@@ -12,7 +12,7 @@ from rich.table import Table
 
 app = typer.Typer(help="List, download and import separation models.", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never break paths in messages
 
 
 @app.command("list")

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # never break paths in messages
 
 
 class Format(StrEnum):
