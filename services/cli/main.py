@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stemdeck.cli import models
+from stemdeck.cli import models, train
 from stemdeck.cli.separate import separate
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.command()(separate)
 app.add_typer(models.app, name="models")
+app.add_typer(train.app, name="train")
 
 if __name__ == "__main__":
     app()

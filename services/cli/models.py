@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
@@ -30,14 +31,14 @@ def list_models() -> None:
             size = f"{parameter_count(loaded.model) / 1e6:.2f} M"
             shape = describe(loaded.config)
         except CheckpointError as exc:
-            size, shape = "-", f"[red]unusable: {exc}[/red]"
-        table.add_row(entry.name, entry.origin, size, shape, str(entry.path))
+            size, shape = "-", f"[red]unusable: {escape(str(exc))}[/red]"
+        table.add_row(escape(entry.name), entry.origin, size, shape, escape(str(entry.path)))
     have = {e.name for e in entries}
     for name, url in REMOTE_MODELS.items():
         if name not in have:
             table.add_row(name, "available to pull", "", "", url)
     out.print(table)
-    out.print(f"model cache: {cache_dir()}")
+    out.print(f"model cache: {escape(str(cache_dir()))}")
 
 
 @app.command()
@@ -59,9 +60,9 @@ def pull(
                 name, url, lambda done, total: bars.update(task, completed=done, total=total)
             )
         except (ModelNotFoundError, CheckpointError, ConnectionError, ValueError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
-    out.print(f"{name} → {path}")
+    out.print(f"{escape(name)} → {escape(str(path))}")
 
 
 @app.command("import")
@@ -76,6 +77,6 @@ def import_model(
     try:
         stored = store(path, name)
     except (CheckpointError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
-    out.print(f"imported {path} → {stored}")
+    out.print(f"imported {escape(str(path))} → {escape(str(stored))}")

@@ -189,10 +189,12 @@ def to_channels(block: np.ndarray, channels: int) -> np.ndarray:
     return _stereo_matrix(source) @ block
 
 
-def _ffmpeg_native(path: PathLike, sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+def _ffmpeg_native(
+    path: PathLike, sample_rate: int, channels: int, stream: int = 0
+) -> Iterator[np.ndarray]:
     """ffmpeg's (n, channels) blocks at the native rate, with failures as AudioError."""
     try:
-        yield from ffmpeg.decode(path, sample_rate, channels, _NATIVE_CHUNK)
+        yield from ffmpeg.decode(path, sample_rate, channels, _NATIVE_CHUNK, stream)
     except ffmpeg.FFmpegError as exc:
         raise AudioError(
             f"{_shown(path)} is damaged or truncated and could not be decoded (ffmpeg: {exc})"
@@ -290,9 +292,13 @@ def iter_blocks(
     block_frames: int = 441000,
     sample_rate: int = TARGET_RATE,
     channels: int = TARGET_CHANNELS,
+    stream: int = 0,
 ) -> Iterator[np.ndarray]:
     """Stream `path` as float32 (channels, n) blocks at `sample_rate`, n == block_frames except
     for the last block, in memory that does not grow with the song's length.
+
+    `stream` picks another audio stream of a multi-stream container (ffmpeg only), e.g. the
+    stems of a MUSDB `.stem.mp4`; the stream's layout is assumed to match the first one's.
 
     The file is probed now, so a missing or unreadable file raises AudioError at the call;
     decoding errors (damaged or truncated data) raise AudioError during iteration.
@@ -300,8 +306,10 @@ def iter_blocks(
     if block_frames < 1 or sample_rate < 1 or channels < 1:
         raise ValueError("block_frames, sample_rate and channels must be positive")
     info, via_ffmpeg = _probe(path)
+    if stream and not via_ffmpeg:
+        raise AudioError(f"{_shown(path)} has a single audio stream; there is no stream {stream}")
     if via_ffmpeg:
-        native = _ffmpeg_native(info.path, info.sample_rate, info.channels)
+        native = _ffmpeg_native(info.path, info.sample_rate, info.channels, stream)
         chunks = _convert(native, info, sample_rate, channels, None)
     else:
         chunks = _convert(_soundfile_native(info), info, sample_rate, channels, info.frames)
@@ -309,10 +317,13 @@ def iter_blocks(
 
 
 def read_audio(
-    path: PathLike, sample_rate: int = TARGET_RATE, channels: int = TARGET_CHANNELS
+    path: PathLike,
+    sample_rate: int = TARGET_RATE,
+    channels: int = TARGET_CHANNELS,
+    stream: int = 0,
 ) -> np.ndarray:
-    """The whole file as float32 (channels, frames); for short files and tests."""
-    blocks = list(iter_blocks(path, sample_rate=sample_rate, channels=channels))
+    """The whole file as float32 (channels, frames); for short files, training data and tests."""
+    blocks = list(iter_blocks(path, sample_rate=sample_rate, channels=channels, stream=stream))
     return np.concatenate(blocks, axis=1)
 
 

@@ -101,9 +101,14 @@ def probe(path: str | os.PathLike[str]) -> StreamInfo:
 
 
 def decode(
-    path: str | os.PathLike[str], sample_rate: int, channels: int, chunk_frames: int = 1 << 16
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    channels: int,
+    chunk_frames: int = 1 << 16,
+    stream: int = 0,
 ) -> Iterator[np.ndarray]:
-    """Yield float32 (n, channels) chunks of the first audio stream as ffmpeg decodes them.
+    """Yield float32 (n, channels) chunks of audio stream `stream` as ffmpeg decodes them
+    (a MUSDB `.stem.mp4` holds mixture, drums, bass, other, vocals as streams 0-4).
 
     Pass the stream's native rate and channel count to get the samples unconverted; the fixed
     `-ar`/`-ac` only pin the output format in case the stream changes mid-way. stderr goes to a
@@ -111,7 +116,7 @@ def decode(
     killed if the consumer stops early (generator close). A non-zero exit raises FFmpegError.
     """
     url = _url(path)
-    cmd = [_tool("ffmpeg"), "-nostdin", "-v", "error", "-i", url, "-map", "0:a:0"]
+    cmd = [_tool("ffmpeg"), "-nostdin", "-v", "error", "-i", url, "-map", f"0:a:{stream}"]
     cmd += ["-f", "f32le", "-acodec", "pcm_f32le", "-ar", str(sample_rate), "-ac", str(channels)]
     cmd += ["-"]
     frame_bytes = channels * _PCM.itemsize

@@ -81,10 +81,11 @@ def _restricted_load(path: Path) -> Any:
             f"refusing to load '{path.name}': it contains {what} that StemDeck does not load "
             "(only Conv-TasNet weights in StemDeck or Demucs v2 formats are accepted)"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except Exception as exc:  # on garbage the unpickler raises KeyError, EOFError, ... anything
+        first = (str(exc).splitlines() or [""])[0][:200]
         raise CheckpointError(
-            f"'{path.name}' is not a readable PyTorch model file ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200]})"
+            f"'{path.name}' is not a readable PyTorch model file ({type(exc).__name__}"
+            f"{': ' + first if first else ''})"
         ) from None
 
 
@@ -219,6 +220,8 @@ def load_model(path: Path | str) -> LoadedModel:
                 f"'{name}' was written by a newer StemDeck (format "
                 f"v{obj['version']}); upgrade to read it"
             )
+        if not isinstance(obj.get("config"), dict) or not isinstance(obj.get("state_dict"), dict):
+            raise CheckpointError(f"'{name}' is a StemDeck checkpoint without config or weights")
         try:
             config = TasNetConfig.from_dict(dict(obj["config"]))
         except (TypeError, ValueError) as exc:
@@ -234,7 +237,7 @@ def load_model(path: Path | str) -> LoadedModel:
         meta = {"epochs_trained": len(metrics)}
         return LoadedModel(build_model(config, state, name), config, meta, "demucs.checkpoint")
     if isinstance(obj, dict) and {"klass", "state", "kwargs"} <= obj.keys():
-        if not isinstance(obj["klass"], _DemucsModelClass):
+        if obj["klass"] is not _DemucsModelClass:  # unpickling a class gives the class itself
             raise CheckpointError(f"'{name}' packages a model that is not Demucs' ConvTasNet")
         kwargs = dict(obj.get("kwargs") or {})
         config = infer_config(obj["state"], **_demucs_kwargs(kwargs))

@@ -1,0 +1,73 @@
+"""`stemdeck train`: train StemDeck's models (needs the training data, not the serving path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+app = typer.Typer(help="Train StemDeck's models.", no_args_is_help=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@app.command()
+def separator(
+    data: Annotated[Path, typer.Option(help="Dataset root in MUSDB18 / MUSDB18-HQ layout.")],
+    out: Annotated[Path, typer.Option(help="Run folder: state.pt, best.pt, history.csv.")] = Path(
+        "runs/separator"
+    ),
+    config: Annotated[str, typer.Option(help="Preset name (compact, seed, demucs_tasnet).")] = (
+        "compact"
+    ),
+    steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps.")] = 2000,
+    batch: Annotated[int, typer.Option(min=1)] = 4,
+    segment: Annotated[float, typer.Option(min=0.1, help="Seconds per training segment.")] = 2.0,
+    lr: Annotated[float, typer.Option(help="Peak Adam learning rate.")] = 1e-3,
+    valid_every: Annotated[int, typer.Option(min=1)] = 100,
+    seed: Annotated[int, typer.Option()] = 0,
+    bf16: Annotated[bool, typer.Option(help="bfloat16 autocast for the forward pass.")] = True,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/state.pt if present.")] = True,
+) -> None:
+    """Train Conv-TasNet; resumable, validated every VALID_EVERY steps."""
+    from stemdeck.separator.config import preset
+    from stemdeck.training.separator import TrainSettings, train
+
+    try:
+        cfg = preset(config)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
+    settings = TrainSettings(
+        steps=steps,
+        batch=batch,
+        segment=segment,
+        lr=lr,
+        seed=seed,
+        valid_every=valid_every,
+        bf16=bf16,
+    )
+    columns = (
+        TextColumn("step"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as bars:
+        task = bars.add_task("train", total=steps, loss=float("nan"))
+        try:
+            best = train(
+                data,
+                out,
+                cfg,
+                settings,
+                resume,
+                bars.console.print,
+                lambda step, loss: bars.update(task, completed=step, loss=loss),
+            )
+        except FileNotFoundError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+    err.print(f"best model: {best}")

@@ -1,0 +1,124 @@
+"""Separator training on a tiny multitrack set in MUSDB layouts: runs, validates, resumes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stemdeck.common.audio import write_audio
+from stemdeck.separator.checkpoints import load_model
+from stemdeck.training.musdb import SOURCES, find_tracks
+from stemdeck.training.separator import TrainSettings, train
+from tests.conftest import TINY
+
+RATE = 44100
+
+
+def make_stems(seconds: float, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * RATE)) / RATE
+    tones = {"drums": rng.normal(0, 0.1, t.size) * (np.sin(2 * np.pi * 3 * t) > 0.8),
+             "bass": 0.2 * np.sin(2 * np.pi * 55 * t),
+             "other": 0.1 * np.sin(2 * np.pi * 330 * t),
+             "vocals": 0.1 * np.sin(2 * np.pi * 440 * t + np.sin(2 * np.pi * 5 * t))}
+    return {k: np.stack([v, v]).astype(np.float32) for k, v in tones.items()}
+
+
+def make_musdb_hq(root: Path, names: dict[str, str], seconds: float = 1.5) -> Path:
+    """ROOT/train/<track>/{mixture,drums,bass,other,vocals}.wav and a tracks.csv split."""
+    for i, name in enumerate(names):
+        folder = root / "train" / name
+        folder.mkdir(parents=True)
+        stems = make_stems(seconds, i)
+        for stem, audio in stems.items():
+            write_audio(folder / f"{stem}.wav", audio, bit_depth=32)
+        write_audio(folder / "mixture.wav", sum(stems.values()), bit_depth=32)
+    rows = "".join(f"{name},{split}\n" for name, split in names.items())
+    (root / "tracks.csv").write_text("track,split\n" + rows)
+    return root
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    return make_musdb_hq(tmp_path / "data", {"A - One": "train", "B - Two": "train",
+                                             "C - Three": "valid"})
+
+
+def test_split_comes_from_tracks_csv(dataset: Path) -> None:
+    assert [t.name for t in find_tracks(dataset, "train")] == ["A - One", "B - Two"]
+    assert [t.name for t in find_tracks(dataset, "valid")] == ["C - Three"]
+    stems = find_tracks(dataset, "valid")[0].load()
+    assert stems.shape == (4, 2, round(1.5 * RATE))
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_stem_mp4_streams_load_in_musdb_order(tmp_path: Path) -> None:
+    stems = make_stems(1.0, 0)
+    inputs = []
+    for name in ("mixture", *SOURCES):
+        audio = sum(stems.values()) if name == "mixture" else stems[name]
+        write_audio(tmp_path / f"{name}.wav", audio)
+        inputs += ["-i", str(tmp_path / f"{name}.wav")]
+    target = tmp_path / "musdb" / "test" / "Artist - Song.stem.mp4"
+    target.parent.mkdir(parents=True)
+    maps = [arg for i in range(5) for arg in ("-map", str(i))]
+    subprocess.run(["ffmpeg", "-v", "error", *inputs, *maps, "-c:a", "aac", "-b:a", "256k",
+                    str(target)], check=True)
+    (track,) = find_tracks(tmp_path / "musdb", "test")
+    assert track.name == "Artist - Song"
+    loaded = track.load()
+    for i, name in enumerate(SOURCES):  # each stream is the right instrument (AAC is lossy)
+        n = min(loaded.shape[-1], stems[name].shape[-1])
+        corr = np.corrcoef(loaded[i, 0, 3000:n - 3000], stems[name][0, 3000:n - 3000])[0, 1]
+        assert corr > 0.9, name
+
+
+def test_training_writes_a_usable_model_and_history(tmp_path: Path, dataset: Path) -> None:
+    settings = TrainSettings(steps=4, batch=2, segment=0.5, valid_every=2, bf16=False)
+    best = train(dataset, tmp_path / "run", TINY, settings, log=lambda _: None)
+    loaded = load_model(best)
+    assert loaded.config == TINY
+    assert loaded.metadata["training"]["train_tracks"] == 2
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert history[0].startswith("step,loss,lr,seconds,valid_sdr,sdr_drums")
+    assert len(history) == 3
+
+
+def test_a_stopped_run_resumes_exactly(tmp_path: Path, dataset: Path) -> None:
+    settings = TrainSettings(steps=4, batch=2, segment=0.5, valid_every=2, bf16=False)
+    train(dataset, tmp_path / "straight", TINY, settings, log=lambda _: None)
+
+    def stop_after_step_three(step: int, loss: float) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(dataset, tmp_path / "resumed", TINY, settings, log=lambda _: None,
+              progress=stop_after_step_three)
+    messages: list[str] = []
+    train(dataset, tmp_path / "resumed", TINY, settings, log=messages.append)
+    assert any("resumed at step 2" in m for m in messages)
+    straight = torch.load(tmp_path / "straight" / "state.pt", weights_only=True)["model"]
+    resumed = torch.load(tmp_path / "resumed" / "state.pt", weights_only=True)["model"]
+    for key, value in straight.items():
+        torch.testing.assert_close(resumed[key], value, rtol=0, atol=0)
+
+
+def test_cli_trains_and_reports_missing_data(tmp_path: Path, dataset: Path) -> None:
+    cli = [sys.executable, "-m", "stemdeck.cli.main", "train", "separator"]
+    missing = subprocess.run([*cli, "--data", str(tmp_path / "nowhere")], capture_output=True,
+                             text=True, timeout=120)
+    assert missing.returncode == 1
+    assert "no 'train' folder" in missing.stderr
+    done = subprocess.run([*cli, "--data", str(dataset), "--out", str(tmp_path / "run"),
+                           "--steps", "2", "--batch", "1", "--segment", "0.5",
+                           "--valid-every", "1", "--config", "compact"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run" / "best.pt").is_file()
