@@ -23,10 +23,12 @@ RATE = 44100
 def make_stems(seconds: float, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     t = np.arange(round(seconds * RATE)) / RATE
-    tones = {"drums": rng.normal(0, 0.1, t.size) * (np.sin(2 * np.pi * 3 * t) > 0.8),
-             "bass": 0.2 * np.sin(2 * np.pi * 55 * t),
-             "other": 0.1 * np.sin(2 * np.pi * 330 * t),
-             "vocals": 0.1 * np.sin(2 * np.pi * 440 * t + np.sin(2 * np.pi * 5 * t))}
+    tones = {
+        "drums": rng.normal(0, 0.1, t.size) * (np.sin(2 * np.pi * 3 * t) > 0.8),
+        "bass": 0.2 * np.sin(2 * np.pi * 55 * t),
+        "other": 0.1 * np.sin(2 * np.pi * 330 * t),
+        "vocals": 0.1 * np.sin(2 * np.pi * 440 * t + np.sin(2 * np.pi * 5 * t)),
+    }
     return {k: np.stack([v, v]).astype(np.float32) for k, v in tones.items()}
 
 
@@ -46,8 +48,9 @@ def make_musdb_hq(root: Path, names: dict[str, str], seconds: float = 1.5) -> Pa
 
 @pytest.fixture
 def dataset(tmp_path: Path) -> Path:
-    return make_musdb_hq(tmp_path / "data", {"A - One": "train", "B - Two": "train",
-                                             "C - Three": "valid"})
+    return make_musdb_hq(
+        tmp_path / "data", {"A - One": "train", "B - Two": "train", "C - Three": "valid"}
+    )
 
 
 def test_split_comes_from_tracks_csv(dataset: Path) -> None:
@@ -68,14 +71,16 @@ def test_stem_mp4_streams_load_in_musdb_order(tmp_path: Path) -> None:
     target = tmp_path / "musdb" / "test" / "Artist - Song.stem.mp4"
     target.parent.mkdir(parents=True)
     maps = [arg for i in range(5) for arg in ("-map", str(i))]
-    subprocess.run(["ffmpeg", "-v", "error", *inputs, *maps, "-c:a", "aac", "-b:a", "256k",
-                    str(target)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", *inputs, *maps, "-c:a", "aac", "-b:a", "256k", str(target)],
+        check=True,
+    )
     (track,) = find_tracks(tmp_path / "musdb", "test")
     assert track.name == "Artist - Song"
     loaded = track.load()
     for i, name in enumerate(SOURCES):  # each stream is the right instrument (AAC is lossy)
         n = min(loaded.shape[-1], stems[name].shape[-1])
-        corr = np.corrcoef(loaded[i, 0, 3000:n - 3000], stems[name][0, 3000:n - 3000])[0, 1]
+        corr = np.corrcoef(loaded[i, 0, 3000 : n - 3000], stems[name][0, 3000 : n - 3000])[0, 1]
         assert corr > 0.9, name
 
 
@@ -99,8 +104,14 @@ def test_a_stopped_run_resumes_exactly(tmp_path: Path, dataset: Path) -> None:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(dataset, tmp_path / "resumed", TINY, settings, log=lambda _: None,
-              progress=stop_after_step_three)
+        train(
+            dataset,
+            tmp_path / "resumed",
+            TINY,
+            settings,
+            log=lambda _: None,
+            progress=stop_after_step_three,
+        )
     messages: list[str] = []
     train(dataset, tmp_path / "resumed", TINY, settings, log=messages.append)
     assert any("resumed at step 2" in m for m in messages)
@@ -112,13 +123,32 @@ def test_a_stopped_run_resumes_exactly(tmp_path: Path, dataset: Path) -> None:
 
 def test_cli_trains_and_reports_missing_data(tmp_path: Path, dataset: Path) -> None:
     cli = [sys.executable, "-m", "stemdeck.cli.main", "train", "separator"]
-    missing = subprocess.run([*cli, "--data", str(tmp_path / "nowhere")], capture_output=True,
-                             text=True, timeout=120)
+    missing = subprocess.run(
+        [*cli, "--data", str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 1
     assert "no 'train' folder" in missing.stderr
-    done = subprocess.run([*cli, "--data", str(dataset), "--out", str(tmp_path / "run"),
-                           "--steps", "2", "--batch", "1", "--segment", "0.5",
-                           "--valid-every", "1", "--config", "compact"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            *cli,
+            "--data",
+            str(dataset),
+            "--out",
+            str(tmp_path / "run"),
+            "--steps",
+            "2",
+            "--batch",
+            "1",
+            "--segment",
+            "0.5",
+            "--valid-every",
+            "1",
+            "--config",
+            "compact",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "best.pt").is_file()

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 err = Console(stderr=True, soft_wrap=True)  # never break paths in messages
@@ -57,9 +58,7 @@ def _separator(job: Job) -> Any:
 
     key = (job.model, job.device, job.segment, job.overlap, job.shifts)
     if key not in _SEPARATORS:
-        chunks = ChunkSettings(overlap=job.overlap, shifts=job.shifts)
-        if job.segment is not None:
-            chunks = ChunkSettings(segment=job.segment, overlap=job.overlap, shifts=job.shifts)
+        chunks = ChunkSettings(segment=job.segment, overlap=job.overlap, shifts=job.shifts)
         _SEPARATORS[key] = Separator(open_model(job.model), job.device, chunks)
     return _SEPARATORS[key]
 
@@ -107,7 +106,8 @@ def separate(
     ] = None,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     segment: Annotated[
-        float | None, typer.Option(help="Segment length in seconds (4 unless given).", min=0.1)
+        float | None,
+        typer.Option(help="Segment seconds (default: the model's; 2 s for compact).", min=0.1),
     ] = None,
     overlap: Annotated[
         float, typer.Option(help="Overlap between segments.", min=0.0, max=0.9)
@@ -134,7 +134,7 @@ def separate(
     try:
         resolved = str(resolve(model))
     except ModelNotFoundError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     jobs = min(jobs, len(inputs))
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -170,7 +170,9 @@ def _run_all(work: list[Job], jobs: int) -> int:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=False) as bars:
-        tasks = {str(job.path): bars.add_task(job.path.name[:40], total=1.0) for job in work}
+        tasks = {
+            str(job.path): bars.add_task(escape(job.path.name[:40]), total=1.0) for job in work
+        }
 
         def finish(job: Job, outcome: tuple | None, exc: BaseException | None) -> None:
             nonlocal failures
@@ -185,7 +187,9 @@ def _run_all(work: list[Job], jobs: int) -> int:
             else:
                 failures += 1
                 bars.update(tasks[str(job.path)], visible=False)
-                bars.console.print(f"[red]✗ {job.path}:[/red] {_failure_message(exc)}")
+                bars.console.print(
+                    f"[red]✗ {escape(str(job.path))}:[/red] {escape(_failure_message(exc))}"
+                )
 
         if jobs == 1:
             for job in work:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 app = typer.Typer(help="Train StemDeck's models.", no_args_is_help=True)
@@ -68,6 +69,6 @@ def separator(
                 lambda step, loss: bars.update(task, completed=step, loss=loss),
             )
         except FileNotFoundError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     err.print(f"best model: {best}")

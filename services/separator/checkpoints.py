@@ -61,8 +61,9 @@ _ALLOWED_GLOBALS: list[Any] = [
     (_DemucsSavedState, "__main__.SavedState"),
     (_DemucsModelClass, "demucs.tasnet.ConvTasNet"),
     (_ArgparseNamespace, "argparse.Namespace"),
-    pathlib.PosixPath,
-    pathlib.WindowsPath,
+    # Pure paths: a concrete WindowsPath cannot be built on Linux (nor PosixPath on Windows).
+    (pathlib.PurePosixPath, "pathlib.PosixPath"),
+    (pathlib.PureWindowsPath, "pathlib.WindowsPath"),
 ]
 
 
@@ -75,6 +76,11 @@ def _restricted_load(path: Path) -> Any:
     except IsADirectoryError:
         raise CheckpointError(f"model path '{path}' is a folder, not a model file") from None
     except pickle.UnpicklingError as exc:
+        garbage = re.search(r"Unsupported operand \d+", str(exc))  # not a pickle at all
+        if garbage:
+            raise CheckpointError(
+                f"'{path.name}' is not a readable PyTorch model file ({garbage.group(0)})"
+            ) from None
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         what = f"a Python object of type {found.group(1)}" if found else "data"
         raise CheckpointError(

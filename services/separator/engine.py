@@ -26,8 +26,8 @@ class ChunkSettings:
     """How a song is cut for the model.
 
     Attributes:
-        segment: segment length in seconds. Default 4.0 (fastest on a 2-core CPU for the
-            compact model, several receptive fields long).
+        segment: segment length in seconds; None lets the model choose
+            (`TasNetConfig.default_segment_seconds`).
         overlap: fraction of a segment shared with its neighbour, in [0, 1). Default 0.25.
         shifts: number of randomly shifted extra passes averaged in; 0 = one plain pass.
         max_shift: largest random shift, in seconds. Default 0.5 (as Demucs).
@@ -35,7 +35,7 @@ class ChunkSettings:
         seed: seed for the random shifts, so a run can be repeated exactly.
     """
 
-    segment: float = 4.0
+    segment: float | None = None
     overlap: float = 0.25
     shifts: int = 0
     max_shift: float = 0.5
@@ -43,7 +43,7 @@ class ChunkSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.segment <= 0:
+        if self.segment is not None and self.segment <= 0:
             raise ValueError(f"segment must be positive seconds, got {self.segment}")
         if not 0 <= self.overlap < 1:
             raise ValueError(f"overlap must be in [0, 1), got {self.overlap}")

@@ -73,15 +73,15 @@ def resolve(name_or_path: str | None) -> Path:
     """The file behind a model name or path. Until a bundled `default` exists, `default` falls
     back to the first model the user has, since any model is better than none."""
     wanted = name_or_path or DEFAULT_MODEL
+    entries = list_models()
+    for entry in entries:  # names first: a stray file called 'default' must not hide the model
+        if entry.name == wanted:
+            return entry.path
     candidate = Path(wanted).expanduser()
     if candidate.is_file():
         return candidate
     if candidate.is_dir():
         raise ModelNotFoundError(f"model path '{wanted}' is a folder, not a model file")
-    entries = list_models()
-    for entry in entries:
-        if entry.name == wanted:
-            return entry.path
     if wanted == DEFAULT_MODEL and entries:
         return entries[0].path
     if wanted == DEFAULT_MODEL:

@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +91,10 @@ class Separator:
         self.config = loaded.config
         self.device = pick_device(device)
         self.model = loaded.model.to(self.device).eval()
-        self.chunks = chunks or ChunkSettings()
+        chunks = chunks or ChunkSettings()
+        if chunks.segment is None:
+            chunks = replace(chunks, segment=self.config.default_segment_seconds)
+        self.chunks = chunks
 
     def output_names(self, options: OutputOptions) -> list[str]:
         if options.two_stems is None:
