@@ -110,6 +110,16 @@ def validate(model: ConvTasNet, tracks: list[np.ndarray]) -> dict[str, float]:
     return {name: float(np.median(v)) for name, v in scores.items()}
 
 
+def baseline(tracks: list[np.ndarray]) -> dict[str, float]:
+    """The same score for the trivial estimate mixture / 4: what a model must beat."""
+    scores: dict[str, list[float]] = {name: [] for name in SOURCES}
+    for track in tracks:
+        quarter = track.sum(0) / len(SOURCES)
+        for i, name in enumerate(SOURCES):
+            scores[name].append(sdr(track[i], quarter))
+    return {name: float(np.median(v)) for name, v in scores.items()}
+
+
 def learning_rate(settings: TrainSettings, step: int) -> float:
     warm = min(1.0, (step + 1) / 100)
     progress = min(1.0, step / max(1, settings.steps))
@@ -135,6 +145,8 @@ def train(
     train_tracks = load_split(data, "train")
     valid_tracks = load_split(data, "valid")
     log(f"{len(train_tracks)} training and {len(valid_tracks)} validation tracks from {data}")
+    reference = baseline(valid_tracks)
+    log("mixture/4 baseline SDR: " + " ".join(f"{k}={v:.2f}" for k, v in reference.items()))
     torch.manual_seed(settings.seed)
     model = ConvTasNet(config)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
