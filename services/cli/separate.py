@@ -63,27 +63,20 @@ def _separator(job: Job) -> Any:
     return _SEPARATORS[key]
 
 
-def run_job(job: Job, events: Any = None) -> tuple[str, float, float, str]:
-    """Separate one file; report progress as (path, fraction) on `events` when given."""
+def run_job(job: Job, events: Any = None) -> Any:
+    """Separate one file (returns a SeparationResult); report (path, fraction) on `events`."""
     import torch
 
     from stemdeck.separator.separate import OutputOptions
 
     torch.set_num_threads(job.threads)
-    separator = _separator(job)
     options = OutputOptions(job.format, job.bit_depth, job.two_stems)
 
     def report(fraction: float) -> None:
         if events is not None:
             events.put((str(job.path), fraction))
 
-    result = separator.separate_file(job.path, job.out, options, report)
-    return (
-        str(result.stems[next(iter(result.stems))].parent),
-        result.duration,
-        result.seconds,
-        result.device,
-    )
+    return _separator(job).separate_file(job.path, job.out, options, report)
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -174,15 +167,15 @@ def _run_all(work: list[Job], jobs: int) -> int:
             str(job.path): bars.add_task(escape(job.path.name[:40]), total=1.0) for job in work
         }
 
-        def finish(job: Job, outcome: tuple | None, exc: BaseException | None) -> None:
+        def finish(job: Job, result: Any, exc: BaseException | None) -> None:
             nonlocal failures
             if exc is None:
-                assert outcome is not None
-                folder, duration, seconds, used = outcome
+                folder = next(iter(result.stems.values())).parent
                 bars.update(tasks[str(job.path)], completed=1.0)
                 bars.console.print(
-                    f"[green]✓[/green] {job.path.name} → {folder} "
-                    f"({duration:.1f} s of audio in {seconds:.1f} s on {used})"
+                    f"[green]✓[/green] {escape(job.path.name)} → {escape(str(folder))} "
+                    f"({result.duration:.1f} s of audio in {result.seconds:.1f} s on "
+                    f"{result.device})"
                 )
             else:
                 failures += 1
