@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from typer.testing import CliRunner
 
+from stemdeck.cli.main import app
 from stemdeck.common.audio import read_audio, write_audio
+from stemdeck.separator import repository
 from tests.conftest import SHARED_AUDIO, make_song
 
 STEMS = ["bass", "drums", "other", "vocals"]
@@ -150,10 +153,15 @@ def test_bad_inputs_are_reported_and_good_ones_still_separated(
     assert sf.info(tmp_path / "out" / "surround" / "vocals.wav").frames == round(1.5 * 44100)
 
 
-def test_no_model_says_how_to_get_one(tmp_path: Path, song_wav: Path) -> None:
-    result = stemdeck("separate", song_wav, "-o", tmp_path / "out")
-    assert result.returncode == 2
-    assert "stemdeck models pull tasnet" in result.stderr.replace("\n", " ")
+def test_no_model_says_how_to_get_one(
+    tmp_path: Path, song_wav: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the bundled model (a trimmed install) and an empty cache, the user learns what
+    to do; in-process so the bundled folder can be hidden."""
+    monkeypatch.setattr(repository, "BUNDLED_DIR", tmp_path / "no-bundled-models")
+    result = CliRunner().invoke(app, ["separate", str(song_wav), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "stemdeck models pull tasnet" in result.output.replace("\n", " ")
     assert not (tmp_path / "out").exists()
 
 
