@@ -206,6 +206,7 @@ def train(
                             "step": step,
                             "data": str(data),
                             "valid_sdr": scores,
+                            "baseline_sdr": reference,
                             "train_tracks": len(train_tracks),
                         }
                     },
