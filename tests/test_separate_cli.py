@@ -37,6 +37,15 @@ def stemdeck(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def separate_in_format(song: Path, out: Path, model: Path, fmt: str, bits: int) -> Path:
+    """Run `stemdeck separate` with one format and bit depth; the track's stem folder."""
+    result = stemdeck(
+        "separate", song, "-o", out, "--model", model, "--format", fmt, "--bit-depth", bits
+    )
+    assert result.returncode == 0, result.stderr
+    return out / song.name.split(".")[0]
+
+
 def frames_of(path: Path) -> int:
     return read_audio(path).shape[1]
 
@@ -45,20 +54,7 @@ def frames_of(path: Path) -> int:
 def test_every_format_and_bit_depth(
     tmp_path: Path, song_wav: Path, tiny_model_path: Path, fmt: str, bits: int, subtype: str | None
 ) -> None:
-    result = stemdeck(
-        "separate",
-        song_wav,
-        "-o",
-        tmp_path / "out",
-        "--model",
-        tiny_model_path,
-        "--format",
-        fmt,
-        "--bit-depth",
-        bits,
-    )
-    assert result.returncode == 0, result.stderr
-    folder = tmp_path / "out" / "song"
+    folder = separate_in_format(song_wav, tmp_path / "out", tiny_model_path, fmt, bits)
     assert sorted(p.stem for p in folder.iterdir()) == STEMS
     for stem in STEMS:
         info = sf.info(folder / f"{stem}.{fmt}")
@@ -185,21 +181,8 @@ def test_real_song_in_every_format(tmp_path: Path, tiny_model_path: Path) -> Non
     song = SHARED_AUDIO / "real" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
     expected = sf.info(song).frames
     for fmt, bits, subtype in FORMATS:
-        out = tmp_path / f"{fmt}{bits}"
-        result = stemdeck(
-            "separate",
-            song,
-            "-o",
-            out,
-            "--model",
-            tiny_model_path,
-            "--format",
-            fmt,
-            "--bit-depth",
-            bits,
-        )
-        assert result.returncode == 0, result.stderr
+        folder = separate_in_format(song, tmp_path / f"{fmt}{bits}", tiny_model_path, fmt, bits)
         for stem in STEMS:
-            info = sf.info(out / song.stem / f"{stem}.{fmt}")
+            info = sf.info(folder / f"{stem}.{fmt}")
             assert (info.frames, info.samplerate, info.channels) == (expected, 44100, 2)
             assert subtype is None or info.subtype == subtype
