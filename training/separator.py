@@ -82,11 +82,12 @@ def sample_batch(
     return out
 
 
-def normalise(sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mixture and sources divided by the mixture's std (per example), as at inference."""
+def normalise(sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mixture and sources divided by the mixture's std (per example), as at inference, and
+    that std (batch, 1, 1) to scale estimates back."""
     mix = sources.sum(1)
     std = mix.mean(1, keepdim=True).std(-1, keepdim=True).clamp_min(1e-5)
-    return mix / std, sources / std.unsqueeze(1)
+    return mix / std, sources / std.unsqueeze(1), std
 
 
 def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -95,29 +96,37 @@ def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float(10 * np.log10((np.sum(reference**2) + 1e-9) / noise))
 
 
-def validate(model: ConvTasNet, tracks: list[np.ndarray]) -> dict[str, float]:
-    """Median whole-track SDR per source over the validation songs."""
-    model.eval()
+def median_scores(
+    tracks: list[np.ndarray], estimate: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, float]:
+    """Median whole-track SDR per source of `estimate(track) -> (sources, 2, frames)`."""
     scores: dict[str, list[float]] = {name: [] for name in SOURCES}
-    with torch.inference_mode():
-        for track in tracks:
-            mix, _ = normalise(torch.from_numpy(track)[None])
-            std = torch.from_numpy(track).sum(0).mean(0).std().clamp_min(1e-5)
-            estimate = (model(mix)[0] * std).numpy()
-            for i, name in enumerate(SOURCES):
-                scores[name].append(sdr(track[i], estimate[i]))
-    model.train()
+    for track in tracks:
+        guess = estimate(track)
+        for i, name in enumerate(SOURCES):
+            scores[name].append(sdr(track[i], guess[i]))
     return {name: float(np.median(v)) for name, v in scores.items()}
+
+
+def validate(model: ConvTasNet, tracks: list[np.ndarray]) -> dict[str, float]:
+    """The model's scores on the validation songs, run on the normalised mix as at inference."""
+
+    def separate(track: np.ndarray) -> np.ndarray:
+        mix, _, std = normalise(torch.from_numpy(track)[None])
+        return (model(mix)[0] * std[0]).numpy()
+
+    model.eval()
+    with torch.inference_mode():
+        scores = median_scores(tracks, separate)
+    model.train()
+    return scores
 
 
 def baseline(tracks: list[np.ndarray]) -> dict[str, float]:
     """The same score for the trivial estimate mixture / 4: what a model must beat."""
-    scores: dict[str, list[float]] = {name: [] for name in SOURCES}
-    for track in tracks:
-        quarter = track.sum(0) / len(SOURCES)
-        for i, name in enumerate(SOURCES):
-            scores[name].append(sdr(track[i], quarter))
-    return {name: float(np.median(v)) for name, v in scores.items()}
+    return median_scores(
+        tracks, lambda track: np.broadcast_to(track.sum(0) / len(SOURCES), track.shape)
+    )
 
 
 def learning_rate(settings: TrainSettings, step: int) -> float:
@@ -168,7 +177,7 @@ def train(
     while step < settings.steps:
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(settings, step)
-        mix, target = normalise(sample_batch(train_tracks, settings.batch, frames, gen))
+        mix, target, _ = normalise(sample_batch(train_tracks, settings.batch, frames, gen))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
             estimate = model(mix)
         loss = F.l1_loss(estimate.float(), target)
