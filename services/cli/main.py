@@ -6,6 +6,7 @@ import typer
 
 from stemdeck.cli import models, train
 from stemdeck.cli.separate import separate
+from stemdeck.cli.synth import synth, synth_check, synth_genres
 
 app = typer.Typer(
     help="StemDeck: split songs into stems, and more.",
@@ -15,6 +16,9 @@ app = typer.Typer(
 app.command()(separate)
 app.add_typer(models.app, name="models")
 app.add_typer(train.app, name="train")
+app.command()(synth)
+app.command("synth-genres")(synth_genres)
+app.command("synth-check")(synth_check)
 
 if __name__ == "__main__":
     app()
