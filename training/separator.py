@@ -1,7 +1,9 @@
 """Training Conv-TasNet on multitrack songs: L1 loss and Adam as in the seed, resumable.
 
 Each step draws random segments with Demucs' augmentations (each source from a different
-song, random gain, channel swap, sign flip), so 80 short songs give many distinct mixtures.
+song, random gain, channel swap, sign flip; see `sampling`), so 80 short songs give many
+distinct mixtures. Several datasets (real MUSDB previews, a synthetic corpus) can feed one run,
+each with a weight; validation runs on the union of their `valid` splits.
 Mixtures are normalised by their standard deviation, as the inference engine does, so the
 model sees the same scale in training and in use.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +24,9 @@ import torch.nn.functional as F
 from stemdeck.separator.checkpoints import save_checkpoint
 from stemdeck.separator.config import TasNetConfig
 from stemdeck.separator.model import ConvTasNet
-from stemdeck.training.musdb import SOURCES, find_tracks
+from stemdeck.training.datasets import DatasetError
+from stemdeck.training.musdb import SOURCES, TrackRef
+from stemdeck.training.sampling import ExcerptSampler, open_split, validation_tracks
 
 RATE = 44100
 
@@ -50,38 +54,6 @@ class TrainSettings:
     bf16: bool = True
 
 
-def load_split(root: Path, split: str) -> list[np.ndarray]:
-    """Every track of a split as (sources, 2, frames) arrays; MUSDB previews fit in memory."""
-    refs = find_tracks(root, split)
-    if not refs:
-        raise FileNotFoundError(f"no {split} tracks under {root}")
-    return [ref.load() for ref in refs]
-
-
-def sample_batch(
-    tracks: list[np.ndarray], batch: int, frames: int, gen: torch.Generator
-) -> torch.Tensor:
-    """(batch, sources, 2, frames): each source cut from a random song at a random offset."""
-
-    def pick(high: int) -> int:
-        return int(torch.randint(high, (1,), generator=gen))
-
-    out = torch.empty(batch, len(SOURCES), 2, frames)
-    for b in range(batch):
-        for s in range(len(SOURCES)):
-            track = tracks[pick(len(tracks))]
-            start = pick(max(1, track.shape[-1] - frames))
-            piece = torch.from_numpy(track[s, :, start : start + frames])
-            piece = F.pad(piece, (0, frames - piece.shape[-1]))
-            gain = 0.25 + torch.rand(1, generator=gen).item()
-            if pick(2):
-                piece = piece.flip(0)
-            if pick(2):
-                piece = -piece
-            out[b, s] = piece * gain
-    return out
-
-
 def normalise(sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mixture and sources divided by the mixture's std (per example), as at inference, and
     that std (batch, 1, 1) to scale estimates back."""
@@ -96,19 +68,24 @@ def sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float(10 * np.log10((np.sum(reference**2) + 1e-9) / noise))
 
 
-def median_scores(
-    tracks: list[np.ndarray], estimate: Callable[[np.ndarray], np.ndarray]
-) -> dict[str, float]:
-    """Median whole-track SDR per source of `estimate(track) -> (sources, 2, frames)`."""
+Tracks = Sequence[np.ndarray | TrackRef]
+
+
+def median_scores(tracks: Tracks, estimate: Callable[[np.ndarray], np.ndarray]) -> dict[str, float]:
+    """Median whole-track SDR per source of `estimate(track) -> (sources, 2, frames)`.
+
+    Tracks given as TrackRefs are loaded one at a time, so long validation songs never all sit
+    in memory at once."""
     scores: dict[str, list[float]] = {name: [] for name in SOURCES}
-    for track in tracks:
+    for item in tracks:
+        track = item.load() if isinstance(item, TrackRef) else item
         guess = estimate(track)
         for i, name in enumerate(SOURCES):
             scores[name].append(sdr(track[i], guess[i]))
     return {name: float(np.median(v)) for name, v in scores.items()}
 
 
-def validate(model: ConvTasNet, tracks: list[np.ndarray]) -> dict[str, float]:
+def validate(model: ConvTasNet, tracks: Tracks) -> dict[str, float]:
     """The model's scores on the validation songs, run on the normalised mix as at inference."""
 
     def separate(track: np.ndarray) -> np.ndarray:
@@ -122,7 +99,7 @@ def validate(model: ConvTasNet, tracks: list[np.ndarray]) -> dict[str, float]:
     return scores
 
 
-def baseline(tracks: list[np.ndarray]) -> dict[str, float]:
+def baseline(tracks: Tracks) -> dict[str, float]:
     """The same score for the trivial estimate mixture / 4: what a model must beat."""
     return median_scores(
         tracks, lambda track: np.broadcast_to(track.sum(0) / len(SOURCES), track.shape)
@@ -136,24 +113,34 @@ def learning_rate(settings: TrainSettings, step: int) -> float:
 
 
 def train(
-    data: Path,
+    data: Path | Sequence[Path],
     out: Path,
     config: TasNetConfig,
     settings: TrainSettings,
     resume: bool = True,
     log: Callable[[str], None] = print,
     progress: Callable[[int, float], None] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> Path:
     """Train, validating and checkpointing every `valid_every` steps; returns the best model.
 
+    `data` is one dataset root or several, drawn from by `weights` (equal when None);
+    DatasetError for a wrong layout or when no dataset has validation tracks.
     `out/state.pt` holds everything needed to continue exactly (weights, optimiser, step,
     sampler state); `out/best.pt` is the best model so far in StemDeck's format;
     `out/history.csv` has loss and validation SDR per checkpoint.
     """
+    roots = [Path(data)] if isinstance(data, str | Path) else [Path(d) for d in data]
+    datasets = [open_split(root, "train") for root in roots]
+    sampler = ExcerptSampler(datasets, weights)
+    valid_tracks = validation_tracks(roots)
+    if not valid_tracks:
+        shown = ", ".join(str(r / "tracks.csv") for r in roots)
+        raise DatasetError(f"no validation tracks: mark some tracks 'valid' in {shown}")
+    for root, tracks, share in zip(roots, datasets, sampler.weights.tolist(), strict=True):
+        log(f"{root}: {len(tracks)} training tracks, drawn {share:.0%} of the time")
+    log(f"{len(valid_tracks)} validation tracks")
     out.mkdir(parents=True, exist_ok=True)
-    train_tracks = load_split(data, "train")
-    valid_tracks = load_split(data, "valid")
-    log(f"{len(train_tracks)} training and {len(valid_tracks)} validation tracks from {data}")
     reference = baseline(valid_tracks)
     log("mixture/4 baseline SDR: " + " ".join(f"{k}={v:.2f}" for k, v in reference.items()))
     torch.manual_seed(settings.seed)
@@ -177,7 +164,8 @@ def train(
     while step < settings.steps:
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(settings, step)
-        mix, target, _ = normalise(sample_batch(train_tracks, settings.batch, frames, gen))
+        stems, _ = sampler.sample(settings.batch, frames, gen)
+        mix, target, _ = normalise(stems)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
             estimate = model(mix)
         loss = F.l1_loss(estimate.float(), target)
@@ -213,10 +201,11 @@ def train(
                         "training": {
                             **asdict(settings),
                             "step": step,
-                            "data": str(data),
+                            "data": [str(r) for r in roots],
+                            "data_weights": sampler.weights.tolist(),
                             "valid_sdr": scores,
                             "baseline_sdr": reference,
-                            "train_tracks": len(train_tracks),
+                            "train_tracks": sum(len(t) for t in datasets),
                         }
                     },
                 )

@@ -16,7 +16,13 @@ err = Console(stderr=True, soft_wrap=True)
 
 @app.command()
 def separator(
-    data: Annotated[Path, typer.Option(help="Dataset root in MUSDB18 / MUSDB18-HQ layout.")],
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            help="Dataset root in MUSDB18 / MUSDB18-HQ layout (split from its tracks.csv); "
+            "repeat to mix datasets, e.g. real previews and a synthetic corpus."
+        ),
+    ],
     out: Annotated[Path, typer.Option(help="Run folder: state.pt, best.pt, history.csv.")] = Path(
         "runs/separator"
     ),
@@ -31,15 +37,32 @@ def separator(
     seed: Annotated[int, typer.Option()] = 0,
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast for the forward pass.")] = True,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/state.pt if present.")] = True,
+    data_weight: Annotated[
+        list[float] | None,
+        typer.Option(
+            min=0.0,
+            help="Share of training examples drawn from each --data, in order "
+            "(default: equal shares).",
+        ),
+    ] = None,
 ) -> None:
     """Train Conv-TasNet; resumable, validated every VALID_EVERY steps."""
+    from stemdeck.common.audio import AudioError
     from stemdeck.separator.config import preset
+    from stemdeck.training.datasets import DatasetError
     from stemdeck.training.separator import TrainSettings, train
 
     try:
         cfg = preset(config)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--config") from None
+    if data_weight and len(data_weight) != len(data):
+        raise typer.BadParameter(
+            f"give one weight per --data ({len(data)}), not {len(data_weight)}",
+            param_hint="--data-weight",
+        )
+    if data_weight and sum(data_weight) <= 0:
+        raise typer.BadParameter("the weights must not all be 0", param_hint="--data-weight")
     settings = TrainSettings(
         steps=steps,
         batch=batch,
@@ -67,8 +90,9 @@ def separator(
                 resume,
                 bars.console.print,
                 lambda step, loss: bars.update(task, completed=step, loss=loss),
+                data_weight or None,
             )
-        except FileNotFoundError as exc:
+        except (DatasetError, AudioError, FileNotFoundError) as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     err.print(f"best model: {best}")
