@@ -13,10 +13,11 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+from scipy.io import wavfile
 
 from stemdeck.training.synth.score import GENRES, STEMS
 
@@ -112,9 +113,11 @@ def make_track(job: TrackJob, out: Path) -> TrackDone:
 
 
 def _write(path: Path, audio: np.ndarray) -> None:
-    """Float WAV, written beside and renamed, so an interrupted run leaves no half file."""
+    """32-bit float WAV, written beside and renamed, so an interrupted run leaves no half
+    file. scipy's writer, because libsndfile stamps float WAVs with the time of writing (PEAK
+    chunk), and the same seed must give the same bytes."""
     part = path.with_name(path.name + ".part")
-    sf.write(part, audio.T, 44100, subtype="FLOAT", format="WAV")
+    wavfile.write(part, 44100, np.ascontiguousarray(audio.T, dtype=np.float32))
     part.replace(path)
 
 
@@ -128,7 +131,7 @@ def run(jobs: Sequence[TrackJob], out: Path, workers: int = 1) -> Iterator[Track
                 done.append(make_track(job, out))
                 yield done[-1]
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
                 futures = [pool.submit(make_track, job, out) for job in jobs]
                 for future in as_completed(futures):
                     done.append(future.result())

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,7 @@ def run_clips(jobs: Sequence[ClipJob], out: Path, workers: int = 1) -> Iterator[
                 rows.append(result[1])
                 yield result
         else:
-            with ProcessPoolExecutor(workers) as pool:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
                 futures = [pool.submit(make_clip, job, out) for job in jobs]
                 for future in as_completed(futures):
                     result = future.result()
