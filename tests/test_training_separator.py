@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from stemdeck.common.audio import write_audio
-from stemdeck.separator.checkpoints import load_model
+from stemdeck.separator.checkpoints import CheckpointError, load_model
 from stemdeck.training.musdb import SOURCES, find_tracks
 from stemdeck.training.separator import TrainSettings, train
 from tests.conftest import TINY
@@ -93,6 +94,19 @@ def test_training_writes_a_usable_model_and_history(tmp_path: Path, dataset: Pat
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert history[0].startswith("step,loss,lr,seconds,valid_sdr,sdr_drums")
     assert len(history) == 3
+    assert (tmp_path / "run" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path, dataset: Path) -> None:
+    settings = TrainSettings(steps=2, batch=2, segment=0.5, valid_every=2, bf16=False)
+    first = train(dataset, tmp_path / "first", TINY, settings, log=lambda _: None)
+    logs: list[str] = []
+    tuned = train(dataset, tmp_path / "tuned", TINY, settings, log=logs.append, init=first)
+    assert any("starting from the weights" in line for line in logs)
+    assert load_model(tuned).metadata["training"]["init"] == str(first)
+    wrong = replace(TINY, H=48)
+    with pytest.raises(CheckpointError, match="not the requested"):
+        train(dataset, tmp_path / "wrong", wrong, settings, log=lambda _: None, init=first)
 
 
 def test_a_stopped_run_resumes_exactly(tmp_path: Path, dataset: Path) -> None:

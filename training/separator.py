@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stemdeck.separator.checkpoints import save_checkpoint
+from stemdeck.separator.checkpoints import CheckpointError, load_model, save_checkpoint
 from stemdeck.separator.config import TasNetConfig
 from stemdeck.separator.model import ConvTasNet
 from stemdeck.training.datasets import DatasetError
@@ -121,6 +121,7 @@ def train(
     log: Callable[[str], None] = print,
     progress: Callable[[int, float], None] | None = None,
     weights: Sequence[float] | None = None,
+    init: Path | None = None,
 ) -> Path:
     """Train, validating and checkpointing every `valid_every` steps; returns the best model.
 
@@ -128,7 +129,8 @@ def train(
     DatasetError for a wrong layout or when no dataset has validation tracks.
     `out/state.pt` holds everything needed to continue exactly (weights, optimiser, step,
     sampler state); `out/best.pt` is the best model so far in StemDeck's format;
-    `out/history.csv` has loss and validation SDR per checkpoint.
+    `out/history.csv` has loss and validation SDR per checkpoint. `init` starts a new run
+    from another model's weights (fine-tuning), which must have the same configuration.
     """
     roots = [Path(data)] if isinstance(data, str | Path) else [Path(d) for d in data]
     datasets = [open_split(root, "train") for root in roots]
@@ -145,6 +147,12 @@ def train(
     log("mixture/4 baseline SDR: " + " ".join(f"{k}={v:.2f}" for k, v in reference.items()))
     torch.manual_seed(settings.seed)
     model = ConvTasNet(config)
+    if init is not None:
+        loaded = load_model(init)
+        if loaded.model.config != config:
+            raise CheckpointError(f"{init} is {loaded.model.config}, not the requested {config}")
+        model.load_state_dict(loaded.model.state_dict())
+        log(f"starting from the weights of {init}")
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     gen = torch.Generator().manual_seed(settings.seed)
     step, best = 0, -math.inf
@@ -190,6 +198,7 @@ def train(
                 **{f"sdr_{k}": round(v, 3) for k, v in scores.items()},
             }
             _append_csv(out / "history.csv", row)
+            plot_history(out / "history.csv", out / "loss.png")
             log(" ".join(f"{k}={v}" for k, v in row.items()))
             losses.clear()
             if mean_sdr > best:
@@ -206,6 +215,7 @@ def train(
                             "valid_sdr": scores,
                             "baseline_sdr": reference,
                             "train_tracks": sum(len(t) for t in datasets),
+                            "init": str(init) if init else None,
                         }
                     },
                 )
@@ -231,3 +241,26 @@ def _append_csv(path: Path, row: dict) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def plot_history(history: Path, png: Path) -> None:
+    """Training loss and validation SDR per checkpoint, as a PNG beside history.csv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with history.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    steps = [int(r["step"]) for r in rows]
+    figure, (loss_axis, sdr_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    loss_axis.plot(steps, [float(r["loss"]) for r in rows], marker=".")
+    loss_axis.set(xlabel="step", ylabel="L1 loss (normalised)", title="training loss")
+    for key in [k for k in rows[0] if k.startswith("sdr_")]:
+        sdr_axis.plot(steps, [float(r[key]) for r in rows], marker=".", label=key[4:])
+    sdr_axis.set(xlabel="step", ylabel="SDR (dB)", title="validation SDR (whole track)")
+    sdr_axis.legend()
+    figure.tight_layout()
+    figure.savefig(png.with_name(png.name + ".part.png"), dpi=80)
+    plt.close(figure)
+    png.with_name(png.name + ".part.png").replace(png)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stemdeck.cli import models, train
+from stemdeck.cli import evaluate, models, train
 from stemdeck.cli.separate import separate
 from stemdeck.cli.synth import synth, synth_check, synth_genres
 
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command()(separate)
 app.add_typer(models.app, name="models")
 app.add_typer(train.app, name="train")
+app.add_typer(evaluate.app, name="eval")
 app.command()(synth)
 app.command("synth-genres")(synth_genres)
 app.command("synth-check")(synth_check)

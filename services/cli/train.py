@@ -37,6 +37,10 @@ def separator(
     seed: Annotated[int, typer.Option()] = 0,
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast for the forward pass.")] = True,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/state.pt if present.")] = True,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from this model's weights (fine-tuning); same configuration."),
+    ] = None,
     data_weight: Annotated[
         list[float] | None,
         typer.Option(
@@ -48,6 +52,7 @@ def separator(
 ) -> None:
     """Train Conv-TasNet; resumable, validated every VALID_EVERY steps."""
     from stemdeck.common.audio import AudioError
+    from stemdeck.separator.checkpoints import CheckpointError
     from stemdeck.separator.config import preset
     from stemdeck.training.datasets import DatasetError
     from stemdeck.training.separator import TrainSettings, train
@@ -91,8 +96,9 @@ def separator(
                 bars.console.print,
                 lambda step, loss: bars.update(task, completed=step, loss=loss),
                 data_weight or None,
+                init,
             )
-        except (DatasetError, AudioError, FileNotFoundError) as exc:
+        except (DatasetError, AudioError, FileNotFoundError, CheckpointError) as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     err.print(f"best model: {best}")

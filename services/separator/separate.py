@@ -106,6 +106,17 @@ class Separator:
             )
         return [options.two_stems, f"no_{options.two_stems}"]
 
+    def separate_array(self, mixture: np.ndarray) -> np.ndarray:
+        """(sources, channels, frames) stems of an in-memory (channels, frames) mixture at the
+        model's rate, by the same chunked path as files (evaluation uses this)."""
+        mono = mixture.mean(axis=0)
+        engine = StreamingSeparator(
+            self.model, len(self.config.sources), mixture.shape[0],
+            self.config.sample_rate, self.chunks, self.device,
+        )  # fmt: skip
+        stems = engine.run([mixture.astype(np.float32)], mixture.shape[1], mono.mean(), mono.std())
+        return np.concatenate(list(stems), axis=-1)
+
     def separate_file(
         self,
         path: Path,

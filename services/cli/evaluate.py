@@ -1,0 +1,48 @@
+"""`stemdeck eval`: score StemDeck's models on held-out data, as the field reports them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+app = typer.Typer(help="Evaluate StemDeck's models.", no_args_is_help=True)
+out_console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@app.command()
+def separator(
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Dataset root: MUSDB18 / MUSDB18-HQ / synthetic layout, or two-stem folders "
+            "<split>/<track>/{mixture,vocals,accompaniment}.wav."
+        ),
+    ],
+    model: Annotated[str, typer.Option(help="Model name or checkpoint path.")] = "default",
+    split: Annotated[str, typer.Option(help="test, valid or train.")] = "test",
+    out: Annotated[Path, typer.Option(help="Per-track JSON, results.json and results.md.")] = (
+        Path("eval/separator")
+    ),
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N (default: best).")] = None,
+) -> None:
+    """BSSEval v4 (museval) of a separator beside the mixture/4 baseline."""
+    from stemdeck.common.audio import AudioError
+    from stemdeck.separator.checkpoints import CheckpointError
+    from stemdeck.separator.repository import ModelNotFoundError, open_model
+    from stemdeck.separator.separate import Separator
+    from stemdeck.training.datasets import DatasetError
+    from stemdeck.training.evaluate import evaluate
+
+    try:
+        separator_ = Separator(open_model(model), device)
+        summary = evaluate(data, separator_.separate_array, split, out, out_console.print)
+    except (DatasetError, AudioError, CheckpointError, ModelNotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    out_console.print((out / "results.md").read_text())
+    out_console.print(f"{summary['tracks']} tracks; per-track scores in {escape(str(out))}")
