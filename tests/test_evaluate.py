@@ -54,6 +54,14 @@ def test_perfect_estimates_beat_the_quarter_mixture() -> None:
         assert perfect[name]["SDR"] > 30 > quarter[name]["SDR"]
 
 
+def test_a_silent_stem_is_left_unscored() -> None:
+    refs = stems()
+    refs["drums"] = np.zeros_like(refs["drums"])
+    scores = bsseval(refs, {k: v + 0.01 for k, v in refs.items()})
+    assert scores["drums"] == dict.fromkeys(("SDR", "SIR", "SAR", "ISR"))
+    assert scores["vocals"]["SDR"] is not None
+
+
 def test_table_has_the_seed_reports_columns() -> None:
     scores = {s: {"SDR": 1.0, "SIR": 2.0, "SAR": 3.0, "ISR": 4.0} for s in SOURCES}
     table = markdown_table({"model": scores, "baseline": scores, "tracks": 3})

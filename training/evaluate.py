@@ -12,7 +12,6 @@ and the sum of the other three estimated stems as accompaniment.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,21 +65,28 @@ def _two_stem_loader(folder: Path) -> Callable[[], dict[str, np.ndarray]]:
 
 
 def bsseval(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray]) -> dict:
-    """{stem: {metric: median over 1 s frames}} for (2, frames) arrays; frames where a
-    reference is silent give NaN in museval and are left out of the median."""
+    """{stem: {metric: median over 1 s frames}} for (2, frames) arrays. Frames where a
+    reference is silent give NaN in museval and are left out of the median; a stem that is
+    silent throughout (the drums of a classical piece) cannot be scored and gets None."""
     import museval
 
-    names = list(references)
-    refs = np.stack([references[n].T for n in names]).astype(np.float64)
-    ests = np.stack([estimates[n].T for n in names]).astype(np.float64)
-    sdr, isr, sir, sar = museval.evaluate(refs, ests, win=RATE, hop=RATE)
-    values = {"SDR": sdr, "SIR": sir, "SAR": sar, "ISR": isr}
-    return {name: {m: _nanmedian(values[m][i]) for m in METRICS} for i, name in enumerate(names)}
+    names = [n for n in references if np.any(references[n])]
+    scores: dict[str, dict[str, float | None]] = {
+        n: dict.fromkeys(METRICS) for n in references if n not in names
+    }
+    if names:
+        refs = np.stack([references[n].T for n in names]).astype(np.float64)
+        ests = np.stack([estimates[n].T for n in names]).astype(np.float64)
+        sdr, isr, sir, sar = museval.evaluate(refs, ests, win=RATE, hop=RATE)
+        values = {"SDR": sdr, "SIR": sir, "SAR": sar, "ISR": isr}
+        for i, name in enumerate(names):
+            scores[name] = {m: _nanmedian(values[m][i]) for m in METRICS}
+    return {n: scores[n] for n in references}
 
 
-def _nanmedian(values: np.ndarray) -> float:
+def _nanmedian(values: np.ndarray) -> float | None:
     finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if finite.size else math.nan
+    return float(np.median(finite)) if finite.size else None
 
 
 def _as_references(stems: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -114,11 +120,12 @@ def evaluate(
         scores = {"model": bsseval(stems, estimate), "baseline": bsseval(stems, trivial)}
         per_track[ref.name] = scores
         (out / f"{_safe(ref.name)}.json").write_text(json.dumps(scores, indent=1) + "\n")
-        sdr = " ".join(f"{n}={scores['model'][n]['SDR']:.2f}" for n in names)
+        sdr = " ".join(f"{n}={_fmt(scores['model'][n]['SDR'])}" for n in names)
         log(f"[{count}/{len(references)}] {ref.name}: SDR {sdr}")
     summary = {
         which: {
-            name: {m: _nanmedian(np.array([t[which][name][m] for t in per_track.values()]))
+            name: {m: _nanmedian(np.array([t[which][name][m] for t in per_track.values()],
+                                          dtype=float))
                    for m in METRICS}
             for name in next(iter(per_track.values()))[which]
         }
@@ -137,17 +144,28 @@ def markdown_table(summary: dict) -> str:
         "| :--- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, scores in summary["model"].items():
-        cells = " | ".join(f"{scores[m]:+.2f}" for m in METRICS)
-        lines.append(f"| {name.capitalize()} | {cells} | {summary['baseline'][name]['SDR']:+.2f} |")
-    mean = np.mean([s["SDR"] for s in summary["model"].values()])
-    base = np.mean([s["SDR"] for s in summary["baseline"].values()])
-    lines.append(f"| **Mean** | **{mean:+.2f}** | | | | {base:+.2f} |")
+        cells = " | ".join(_fmt(scores[m]) for m in METRICS)
+        lines.append(
+            f"| {name.capitalize()} | {cells} | {_fmt(summary['baseline'][name]['SDR'])} |"
+        )
+    mean = _mean([s["SDR"] for s in summary["model"].values()])
+    base = _mean([s["SDR"] for s in summary["baseline"].values()])
+    lines.append(f"| **Mean** | **{_fmt(mean)}** | | | | {_fmt(base)} |")
     lines.append("")
     lines.append(
         f"BSSEval v4 (museval), median over 1 s frames, then median over {summary['tracks']} "
         "tracks; higher is better."
     )
     return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
+
+
+def _mean(values: list[float | None]) -> float | None:
+    finite = [v for v in values if v is not None]
+    return float(np.mean(finite)) if finite else None
 
 
 def _safe(name: str) -> str:
