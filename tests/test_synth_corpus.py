@@ -14,6 +14,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from stemdeck.cli.main import app
+from stemdeck.training.gtzan import find_gtzan
 from stemdeck.training.musdb import SOURCES, find_tracks
 
 FONTS = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
@@ -128,6 +129,8 @@ def test_gtzan_layout_export(tmp_path: Path) -> None:
         clip, rate = sf.read(tmp_path / f"genres_original/{genre}/{genre}.00000.wav")
         assert rate == 22050 and clip.ndim == 1 and len(clip) == 30 * 22050
         assert np.sqrt(np.mean(clip**2)) > 0.01
+    clips = find_gtzan(tmp_path, genres=("jazz", "metal"))
+    assert sorted(c.genre for c in clips) == ["jazz", "metal"]
 
 
 @pytest.mark.parametrize(
