@@ -11,15 +11,14 @@ import csv
 import json
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 from scipy.io import wavfile
 
 from stemdeck.training.synth.score import GENRES, STEMS
+from stemdeck.training.synth.workers import make_song, run_jobs
 
 INDEX = "tracks.csv"
 INDEX_COLUMNS = ("track", "split", "genre", "tempo", "key", "sound_set", "seed", "seconds")
@@ -76,17 +75,8 @@ def plan(
 
 def make_track(job: TrackJob, out: Path) -> TrackDone:
     """Compose, render and write one song (runs in a worker process)."""
-    from stemdeck.training.synth.compose import compose
-    from stemdeck.training.synth.render import render_song
-    from stemdeck.training.synth.soundsets import get_sound_set
-    from stemdeck.training.synth.vocals import available_voices
-
     started = time.perf_counter()
-    sound_set = get_sound_set(job.sound_set)
-    compose_seed, render_seed = np.random.SeedSequence(job.seed).generate_state(2)
-    singers = [v for v in sound_set.voices if v in available_voices()]
-    song = compose(job.genre, job.seconds, int(compose_seed), job.name, singers)
-    rendered = render_song(song, sound_set, job.seconds, np.random.default_rng(render_seed))
+    song, rendered = make_song(job.genre, job.seconds, job.seed, job.name, job.sound_set)
     folder = out / ("test" if job.split == "test" else "train") / job.name
     folder.mkdir(parents=True, exist_ok=True)
     for stem in STEMS:
@@ -126,16 +116,9 @@ def run(jobs: Sequence[TrackJob], out: Path, workers: int = 1) -> Iterator[Track
     out.mkdir(parents=True, exist_ok=True)
     done: list[TrackDone] = []
     try:
-        if workers <= 1:
-            for job in jobs:
-                done.append(make_track(job, out))
-                yield done[-1]
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                futures = [pool.submit(make_track, job, out) for job in jobs]
-                for future in as_completed(futures):
-                    done.append(future.result())
-                    yield done[-1]
+        for result in run_jobs(make_track, jobs, out, workers=workers):
+            done.append(result)
+            yield result
     finally:
         update_index(out, [d.row for d in done])
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import soundfile as sf
 import soxr
 
 from stemdeck.training.synth.score import GENRES
+from stemdeck.training.synth.workers import make_song, run_jobs
 
 GTZAN_RATE = 22050
 GTZAN_SECONDS = 30.0
@@ -47,18 +46,9 @@ def clip_path(out: Path, job: ClipJob) -> Path:
 
 def make_clip(job: ClipJob, out: Path) -> tuple[ClipJob, dict, float]:
     """Compose and render one 30 s song, and write its mixture as a GTZAN clip."""
-    from stemdeck.training.synth.compose import compose
-    from stemdeck.training.synth.render import render_song
-    from stemdeck.training.synth.soundsets import get_sound_set
-    from stemdeck.training.synth.vocals import available_voices
-
     started = time.perf_counter()
-    sound_set = get_sound_set(job.sound_set)
-    compose_seed, render_seed = np.random.SeedSequence(job.seed).generate_state(2)
-    singers = [v for v in sound_set.voices if v in available_voices()]
     name = f"{job.genre}.{job.number:05d}"
-    song = compose(job.genre, GTZAN_SECONDS, int(compose_seed), name, singers)
-    rendered = render_song(song, sound_set, GTZAN_SECONDS, np.random.default_rng(render_seed))
+    song, rendered = make_song(job.genre, GTZAN_SECONDS, job.seed, name, job.sound_set)
     mono = rendered.mixture.mean(0)
     clip = soxr.resample(mono, 44100, GTZAN_RATE, quality="HQ")
     path = clip_path(out, job)
@@ -76,18 +66,9 @@ def run_clips(jobs: Sequence[ClipJob], out: Path, workers: int = 1) -> Iterator[
     OUT/genres_original/clips.csv with every clip's tempo, key and seed."""
     rows: list[dict] = []
     try:
-        if workers <= 1:
-            for job in jobs:
-                result = make_clip(job, out)
-                rows.append(result[1])
-                yield result
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                futures = [pool.submit(make_clip, job, out) for job in jobs]
-                for future in as_completed(futures):
-                    result = future.result()
-                    rows.append(result[1])
-                    yield result
+        for result in run_jobs(make_clip, jobs, out, workers=workers):
+            rows.append(result[1])
+            yield result
     finally:
         if rows:
             index = out / "genres_original" / "clips.csv"
