@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +18,10 @@ import torch
 
 from stemdeck.common.audio import write_audio
 from stemdeck.separator.checkpoints import CheckpointError, load_model
+from stemdeck.separator.config import load_config
 from stemdeck.training.musdb import SOURCES, find_tracks
-from stemdeck.training.separator import TrainSettings, train
+from stemdeck.training.sampling import open_split
+from stemdeck.training.separator import TrainSettings, pick_device, steps_for_epochs, train
 from tests.conftest import TINY
 
 RATE = 44100
@@ -113,7 +119,7 @@ def test_a_stopped_run_resumes_exactly(tmp_path: Path, dataset: Path) -> None:
     settings = TrainSettings(steps=4, batch=2, segment=0.5, valid_every=2, bf16=False)
     train(dataset, tmp_path / "straight", TINY, settings, log=lambda _: None)
 
-    def stop_after_step_three(step: int, loss: float) -> None:
+    def stop_after_step_three(step: int, total: int, loss: float) -> None:
         if step == 3:
             raise KeyboardInterrupt
 
@@ -166,3 +172,86 @@ def test_cli_trains_and_reports_missing_data(tmp_path: Path, dataset: Path) -> N
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "best.pt").is_file()
+
+
+def tiny_config_file(folder: Path) -> Path:
+    path = folder / "tiny.json"
+    path.write_text(json.dumps(TINY.to_dict()))
+    return path
+
+
+def train_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    cli = [sys.executable, "-m", "stemdeck.cli.main", "train", "separator"]
+    return subprocess.run([*cli, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def loss_curve(run: Path) -> list[tuple[str, str]]:
+    with (run / "history.csv").open(newline="") as handle:
+        return [(row["step"], row["loss"]) for row in csv.DictReader(handle)]
+
+
+def test_a_killed_run_resumes_on_the_same_loss_curve(tmp_path: Path, dataset: Path) -> None:
+    """SIGKILL mid-run, start the same command again: the history matches an unbroken run."""
+    common = ["--data", dataset, "--config", tiny_config_file(tmp_path), "--steps", "120",
+              "--batch", "1", "--segment", "0.5", "--valid-every", "4", "--no-bf16",
+              "--device", "cpu"]  # fmt: skip
+    straight = train_cli(*common, "--out", tmp_path / "straight")
+    assert straight.returncode == 0, straight.stderr
+    run = tmp_path / "killed"
+    cli = [sys.executable, "-m", "stemdeck.cli.main", "train", "separator"]
+    process = subprocess.Popen(
+        [*cli, *map(str, common), "--out", str(run)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not (run / "state.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    resumed = train_cli(*common, "--out", run)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed at step" in resumed.stderr
+    assert loss_curve(run) == loss_curve(tmp_path / "straight")
+
+
+def test_resume_from_an_explicit_checkpoint(tmp_path: Path, dataset: Path) -> None:
+    settings = TrainSettings(steps=2, batch=1, segment=0.5, valid_every=2, bf16=False)
+    train(dataset, tmp_path / "first", TINY, settings, log=lambda _: None)
+    more = replace(settings, steps=4)
+    messages: list[str] = []
+    train(dataset, tmp_path / "next", TINY, more, resume=tmp_path / "first", log=messages.append)
+    assert any("resumed at step 2" in m for m in messages)
+    assert [step for step, _ in loss_curve(tmp_path / "next")] == ["4"]
+    missing = train_cli("--data", dataset, "--out", tmp_path / "x", "--resume", tmp_path / "no.pt")
+    assert missing.returncode == 1
+    assert "no training state to resume" in missing.stderr
+
+
+def test_epochs_set_the_step_count_from_the_training_audio(dataset: Path) -> None:
+    tracks = [open_split(dataset, "train")]  # two songs of 1.5 s
+    settings = TrainSettings(batch=2, segment=0.5, epochs=2.0)
+    assert steps_for_epochs(settings, tracks) == 6
+    assert steps_for_epochs(replace(settings, epochs=None, steps=9), tracks) == 9
+
+
+def test_config_from_a_json_file(tmp_path: Path) -> None:
+    assert load_config(str(tiny_config_file(tmp_path))) == TINY
+    assert load_config("compact").R == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"N": 16, "wings": 2}')
+    with pytest.raises(ValueError, match="unknown Conv-TasNet settings: wings"):
+        load_config(str(bad))
+    with pytest.raises(ValueError, match="no configuration file"):
+        load_config(str(tmp_path / "absent.json"))
+    with pytest.raises(ValueError, match=r"or a \.json file"):
+        load_config("huge")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(tmp_path: Path, dataset: Path) -> None:
+    result = train_cli("--data", dataset, "--out", tmp_path / "run", "--device", "cuda")
+    assert result.returncode == 1
+    assert "sees no CUDA GPU" in result.stderr
+    assert pick_device("auto").type == "cpu"

@@ -14,7 +14,7 @@ import csv
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,11 @@ class TrainSettings:
         lr: Adam learning rate, cosine-decayed to 10 % over the run after a 100-step warm-up.
         clip: gradient-norm clip. seed: seed of the data sampling and initialisation.
         valid_every: steps between validations and checkpoints.
-        bf16: run the forward pass under bfloat16 autocast (about 4x faster on these CPUs).
+        bf16: run the forward pass under bfloat16 autocast (about 4x faster on these CPUs,
+            and the mixed precision of choice on recent GPUs).
+        epochs: when set, replaces `steps`: this many passes over the training audio, one pass
+            being as many segment-seconds as the training songs hold.
+        device: "cpu", "cuda" or "auto" (CUDA when available).
     """
 
     steps: int = 2000
@@ -52,6 +56,8 @@ class TrainSettings:
     seed: int = 0
     valid_every: int = 100
     bf16: bool = True
+    epochs: float | None = None
+    device: str = "cpu"
 
 
 def normalise(sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -85,12 +91,14 @@ def median_scores(tracks: Tracks, estimate: Callable[[np.ndarray], np.ndarray]) 
     return {name: float(np.median(v)) for name, v in scores.items()}
 
 
-def validate(model: ConvTasNet, tracks: Tracks) -> dict[str, float]:
+def validate(
+    model: ConvTasNet, tracks: Tracks, device: torch.device | None = None
+) -> dict[str, float]:
     """The model's scores on the validation songs, run on the normalised mix as at inference."""
 
     def separate(track: np.ndarray) -> np.ndarray:
-        mix, _, std = normalise(torch.from_numpy(track)[None])
-        return (model(mix)[0] * std[0]).numpy()
+        mix, _, std = normalise(torch.from_numpy(track)[None].to(device or "cpu"))
+        return (model(mix)[0] * std[0]).float().cpu().numpy()
 
     model.eval()
     with torch.inference_mode():
@@ -112,14 +120,50 @@ def learning_rate(settings: TrainSettings, step: int) -> float:
     return settings.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def steps_for_epochs(settings: TrainSettings, datasets: Sequence[Sequence[TrackRef]]) -> int:
+    """Optimiser steps that draw as much audio as the training songs hold, `epochs` times."""
+    if settings.epochs is None:
+        return settings.steps
+    frames = sum(track.frames for tracks in datasets for track in tracks)
+    per_step = settings.batch * round(settings.segment * RATE)
+    return max(1, math.ceil(settings.epochs * frames / per_step))
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` is CUDA when present; asking for CUDA without it is an error, not a silent CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but PyTorch sees no CUDA GPU here")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ValueError(f"unknown device {name!r}: use cpu, cuda or auto")
+    return torch.device(name)
+
+
+def resume_path(out: Path, resume: bool | Path) -> Path | None:
+    """The state to continue from: an explicit checkpoint (which must exist), else OUT/state.pt
+    when present, unless resuming is off."""
+    if resume is False:
+        return None
+    if resume is True:
+        own = out / "state.pt"
+        return own if own.is_file() else None
+    path = Path(resume)
+    if path.is_dir():
+        path = path / "state.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no training state to resume at {path}")
+    return path
+
+
 def train(
     data: Path | Sequence[Path],
     out: Path,
     config: TasNetConfig,
     settings: TrainSettings,
-    resume: bool = True,
+    resume: bool | Path = True,
     log: Callable[[str], None] = print,
-    progress: Callable[[int, float], None] | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
     weights: Sequence[float] | None = None,
     init: Path | None = None,
 ) -> Path:
@@ -129,11 +173,16 @@ def train(
     DatasetError for a wrong layout or when no dataset has validation tracks.
     `out/state.pt` holds everything needed to continue exactly (weights, optimiser, step,
     sampler state); `out/best.pt` is the best model so far in StemDeck's format;
-    `out/history.csv` has loss and validation SDR per checkpoint. `init` starts a new run
-    from another model's weights (fine-tuning), which must have the same configuration.
+    `out/history.csv` has loss and validation SDR per checkpoint. `resume` is True (continue
+    from out/state.pt when present), False, or the path of a state.pt (or its run folder) to
+    continue from. `init` starts a new run from another model's weights (fine-tuning), which
+    must have the same configuration.
     """
     roots = [Path(data)] if isinstance(data, str | Path) else [Path(d) for d in data]
+    device = pick_device(settings.device)
+    state_path = resume_path(out, resume)
     datasets = [open_split(root, "train") for root in roots]
+    settings = replace(settings, steps=steps_for_epochs(settings, datasets), epochs=None)
     sampler = ExcerptSampler(datasets, weights)
     valid_tracks = validation_tracks(roots)
     if not valid_tracks:
@@ -141,7 +190,7 @@ def train(
         raise DatasetError(f"no validation tracks: mark some tracks 'valid' in {shown}")
     for root, tracks, share in zip(roots, datasets, sampler.weights.tolist(), strict=True):
         log(f"{root}: {len(tracks)} training tracks, drawn {share:.0%} of the time")
-    log(f"{len(valid_tracks)} validation tracks")
+    log(f"{len(valid_tracks)} validation tracks; {settings.steps} steps on {device}")
     out.mkdir(parents=True, exist_ok=True)
     reference = baseline(valid_tracks)
     log("mixture/4 baseline SDR: " + " ".join(f"{k}={v:.2f}" for k, v in reference.items()))
@@ -153,18 +202,19 @@ def train(
             raise CheckpointError(f"{init} is {loaded.model.config}, not the requested {config}")
         model.load_state_dict(loaded.model.state_dict())
         log(f"starting from the weights of {init}")
+    model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     gen = torch.Generator().manual_seed(settings.seed)
     step, best = 0, -math.inf
-    state_path = out / "state.pt"
-    if resume and state_path.is_file():
-        state = torch.load(state_path, weights_only=True)
+    if state_path is not None:
+        state = torch.load(state_path, weights_only=True, map_location=device)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        gen.set_state(state["generator"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
         step, best = state["step"], state["best"]
-        log(f"resumed at step {step} (best validation SDR {best:.2f} dB)")
+        log(f"resumed at step {step} from {state_path} (best validation SDR {best:.2f} dB)")
+        _drop_rows_after(out / "history.csv", step)
     frames = round(settings.segment * RATE)
     losses: list[float] = []
     began = time.perf_counter()
@@ -173,8 +223,8 @@ def train(
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(settings, step)
         stems, _ = sampler.sample(settings.batch, frames, gen)
-        mix, target, _ = normalise(stems)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
+        mix, target, _ = normalise(stems.to(device))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.bf16):
             estimate = model(mix)
         loss = F.l1_loss(estimate.float(), target)
         optimiser.zero_grad()
@@ -184,9 +234,9 @@ def train(
         losses.append(loss.item())
         step += 1
         if progress:
-            progress(step, losses[-1])
+            progress(step, settings.steps, losses[-1])
         if step % settings.valid_every == 0 or step == settings.steps:
-            scores = validate(model, valid_tracks)
+            scores = validate(model, valid_tracks, device)
             mean_sdr = float(np.mean(list(scores.values())))
             elapsed = time.perf_counter() - began
             row = {
@@ -221,7 +271,7 @@ def train(
                 )
             torch.save(
                 {
-                    "model": model.state_dict(),
+                    "model": model.state_dict(),  # on the training device; loads anywhere
                     "optimiser": optimiser.state_dict(),
                     "generator": gen.get_state(),
                     "torch_rng": torch.get_rng_state(),
@@ -230,7 +280,7 @@ def train(
                 },
                 out / "state.pt.part",
             )
-            (out / "state.pt.part").replace(state_path)
+            (out / "state.pt.part").replace(out / "state.pt")
     return out / "best.pt"
 
 
@@ -241,6 +291,22 @@ def _append_csv(path: Path, row: dict) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Forget history written after the checkpoint a run resumes from (a run killed between
+    logging and saving), so the curve continues without repeated or stale points."""
+    if not path.is_file():
+        return
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [row for row in rows if int(row["step"]) <= step]
+    if len(kept) == len(rows):
+        return
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
 
 
 def plot_history(history: Path, png: Path) -> None:

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import math
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+
+class StepMeter:
+    """Feeds the progress bar with loss and throughput; where stderr is a log file rather than
+    a terminal (background runs), it prints a plain line every 25 steps instead."""
+
+    def __init__(self, bars: Progress, task: TaskID, plain_lines: bool, every: int = 25) -> None:
+        self.bars, self.task, self.plain_lines, self.every = bars, task, plain_lines, every
+        self.last_step: int | None = None
+        self.last_time = time.perf_counter()
+        self.seconds_per_step = math.nan
+
+    def log(self, message: str) -> None:
+        self.bars.console.print(escape(message))
+        self.last_step = None  # validation and set-up time is not training throughput
+
+    def update(self, step: int, total: int, loss: float) -> None:
+        now = time.perf_counter()
+        if self.last_step is not None and step > self.last_step:
+            spent = (now - self.last_time) / (step - self.last_step)
+            smooth = 0.9 if math.isfinite(self.seconds_per_step) else 0.0
+            self.seconds_per_step = smooth * self.seconds_per_step + (1 - smooth) * spent
+        self.last_step, self.last_time = step, now
+        rate = f"{self.seconds_per_step:.2f} s/step" if math.isfinite(self.seconds_per_step) else ""
+        self.bars.update(self.task, completed=step, total=total, loss=loss, rate=rate)
+        if self.plain_lines and step % self.every == 0:
+            self.bars.console.print(f"step {step}/{total} loss {loss:.4f} {rate}")
+
 
 app = typer.Typer(help="Train StemDeck's models.", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -26,17 +63,34 @@ def separator(
     out: Annotated[Path, typer.Option(help="Run folder: state.pt, best.pt, history.csv.")] = Path(
         "runs/separator"
     ),
-    config: Annotated[str, typer.Option(help="Preset name (compact, seed, demucs_tasnet).")] = (
-        "compact"
-    ),
+    config: Annotated[
+        str,
+        typer.Option(help="Preset (compact, seed, demucs_tasnet) or a .json file of settings."),
+    ] = "compact",
     steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps.")] = 2000,
+    epochs: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Instead of --steps: passes over the training audio (one pass = as many "
+            "segment-seconds as the training songs hold).",
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option(min=1)] = 4,
     segment: Annotated[float, typer.Option(min=0.1, help="Seconds per training segment.")] = 2.0,
     lr: Annotated[float, typer.Option(help="Peak Adam learning rate.")] = 1e-3,
     valid_every: Annotated[int, typer.Option(min=1)] = 100,
     seed: Annotated[int, typer.Option()] = 0,
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast for the forward pass.")] = True,
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/state.pt if present.")] = True,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue from this state.pt (or run folder); default: OUT/state.pt if present."
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="cpu, cuda or auto (CUDA when available; bf16 autocast there).")
+    ] = "auto",
     init: Annotated[
         Path | None,
         typer.Option(help="Start from this model's weights (fine-tuning); same configuration."),
@@ -53,12 +107,12 @@ def separator(
     """Train Conv-TasNet; resumable, validated every VALID_EVERY steps."""
     from stemdeck.common.audio import AudioError
     from stemdeck.separator.checkpoints import CheckpointError
-    from stemdeck.separator.config import preset
+    from stemdeck.separator.config import load_config
     from stemdeck.training.datasets import DatasetError
     from stemdeck.training.separator import TrainSettings, train
 
     try:
-        cfg = preset(config)
+        cfg = load_config(config)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--config") from None
     if data_weight and len(data_weight) != len(data):
@@ -76,29 +130,33 @@ def separator(
         seed=seed,
         valid_every=valid_every,
         bf16=bf16,
+        epochs=epochs,
+        device=device,
     )
     columns = (
         TextColumn("step"),
         MofNCompleteColumn(),
         BarColumn(),
         TextColumn("loss {task.fields[loss]:.4f}"),
+        TextColumn("{task.fields[rate]}"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err) as bars:
-        task = bars.add_task("train", total=steps, loss=float("nan"))
+        task = bars.add_task("train", total=None, loss=float("nan"), rate="")
+        meter = StepMeter(bars, task, plain_lines=not err.is_terminal)
         try:
             best = train(
                 data,
                 out,
                 cfg,
                 settings,
-                resume,
-                bars.console.print,
-                lambda step, loss: bars.update(task, completed=step, loss=loss),
+                resume if resume is not None else True,
+                meter.log,
+                meter.update,
                 data_weight or None,
                 init,
             )
-        except (DatasetError, AudioError, FileNotFoundError, CheckpointError) as exc:
+        except (DatasetError, AudioError, FileNotFoundError, CheckpointError, ValueError) as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     err.print(f"best model: {best}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal
 
 #: Demucs v2 order; a checkpoint carries its own list, this is only the default.
@@ -96,11 +98,31 @@ PRESETS: dict[str, TasNetConfig] = {
 }
 
 
+def load_config(spec: str) -> TasNetConfig:
+    """A preset's name, or the path of a JSON file of TasNetConfig fields (a custom size)."""
+    if spec in PRESETS or not spec.endswith(".json"):
+        return preset(spec)
+    path = Path(spec)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"no configuration file at {path}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object of Conv-TasNet settings")
+    try:
+        return TasNetConfig.from_dict(data)
+    except TypeError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
 def preset(name: str) -> TasNetConfig:
     """A named configuration, with a message listing the names when it is unknown."""
     try:
         return PRESETS[name]
     except KeyError:
         raise ValueError(
-            f"unknown Conv-TasNet configuration {name!r}; known: {', '.join(PRESETS)}"
+            f"unknown Conv-TasNet configuration {name!r}; known: {', '.join(PRESETS)}, "
+            "or a .json file of settings"
         ) from None
