@@ -7,6 +7,7 @@ import typer
 from stemdeck.cli import evaluate, models, train
 from stemdeck.cli.separate import separate
 from stemdeck.cli.synth import synth, synth_check, synth_genres
+from stemdeck.cli.worker import worker
 
 app = typer.Typer(
     help="StemDeck: split songs into stems, and more.",
@@ -20,6 +21,7 @@ app.add_typer(evaluate.app, name="eval")
 app.command()(synth)
 app.command("synth-genres")(synth_genres)
 app.command("synth-check")(synth_check)
+app.command()(worker)
 
 if __name__ == "__main__":
     app()

@@ -1,0 +1,92 @@
+"""The Celery application every StemDeck process shares: broker, queues, task names, reliability.
+
+Services never import each other's task code: they send tasks by name (`send`). A worker
+imports only its own task module (`stemdeck worker separate` loads the separator, not TensorFlow).
+
+Reliability settings, and why:
+- `acks_late` + `reject_on_worker_lost`: a task is acknowledged after it finishes, so when a
+  worker dies mid-song the broker redelivers the task to another worker.
+- prefetch 1: a worker holds only the task it runs; a long song does not keep others waiting.
+- time limits scale with the song's length (`time_limits`), so a stuck task ends in a clear
+  failure instead of a job that looks running forever.
+- tasks are idempotent (each checks the job record before working), so redelivery is safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from stemdeck.common.settings import Settings, get_settings
+
+SEPARATE, EQ, GENRE, FINALIZE, CALLBACK, CLEANUP = (
+    "stemdeck.separate",
+    "stemdeck.eq",
+    "stemdeck.genre",
+    "stemdeck.finalize",
+    "stemdeck.callback",
+    "stemdeck.cleanup",
+)
+#: Which queue each task goes to: the GPU-capable separator apart from the CPU stages.
+ROUTES = {
+    SEPARATE: "separate",
+    EQ: "eq",
+    FINALIZE: "eq",
+    CALLBACK: "eq",
+    CLEANUP: "eq",
+    GENRE: "genre",
+}
+QUEUES = ("separate", "eq", "genre")
+#: Task modules per worker role; each worker imports only its own.
+ROLE_MODULES = {
+    "separate": ["stemdeck.separator.task"],
+    "eq": ["stemdeck.eq.task", "stemdeck.common.pipeline"],
+    "genre": ["stemdeck.genre.task"],
+}
+
+
+def make_app(settings: Settings | None = None, include: list[str] | None = None) -> Celery:
+    """A Celery app on the configured broker (Redis, or SQLite in embedded mode)."""
+    settings = settings or get_settings()
+    if settings.broker_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Celery("stemdeck", broker=settings.resolved_broker_url, include=include or [])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_queues=[Queue(name) for name in QUEUES],
+        task_routes={name: {"queue": queue} for name, queue in ROUTES.items()},
+        task_default_queue="eq",
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        # Redis redelivers unacknowledged tasks after this; longer than the longest task.
+        broker_transport_options={"visibility_timeout": 4 * 3600},
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "cleanup-expired-jobs": {"task": CLEANUP, "schedule": settings.cleanup_every_s}
+        },
+    )
+    return app
+
+
+def time_limits(task: str, audio_seconds: float) -> tuple[float, float]:
+    """(soft, hard) seconds for a task on a song of this length: generous for a CPU (the
+    separator runs at a real-time factor below 0.3 on 2 cores), yet finite."""
+    if task == SEPARATE:
+        soft = 120 + 3.0 * audio_seconds
+    elif task == GENRE:
+        soft = 60 + 1.0 * audio_seconds
+    else:
+        soft = 60 + 0.5 * audio_seconds
+    return soft, soft + 60
+
+
+def send(app: Celery, task: str, args: list[Any], audio_seconds: float = 0.0) -> None:
+    """Enqueue a task by name on its queue, with time limits scaled to the song."""
+    soft, hard = time_limits(task, audio_seconds)
+    app.send_task(task, args=args, queue=ROUTES[task], soft_time_limit=soft, time_limit=hard)

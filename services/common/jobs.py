@@ -1,0 +1,235 @@
+"""The job record and its state machine: the one thing a client polls.
+
+A job is `queued`, then `running`, and ends `succeeded`, `failed` or `cancelled`; it never leaves
+an end state. Inside, each stage (separate, eq, genre, finalize) has its own status, progress
+0-100, device, timings and error, so a person sees which step is slow or broken and what it
+already produced. Overall progress is a weighted sum of the stages, so it only moves forward.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class StageStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ENDED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED})
+_STAGE_ENDED = frozenset({StageStatus.SUCCEEDED, StageStatus.FAILED, StageStatus.CANCELLED})
+_JOB_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.RUNNING, JobStatus.FAILED, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}),
+}
+
+#: Stages in pipeline order, with their share of the overall progress (separation dominates).
+STAGE_WEIGHTS: dict[str, float] = {"separate": 0.70, "eq": 0.10, "genre": 0.15, "finalize": 0.05}
+STAGES = tuple(STAGE_WEIGHTS)
+
+
+class InvalidTransition(ValueError):
+    """A status change the state machine forbids (e.g. a finished job starting again)."""
+
+
+class Stage(BaseModel):
+    status: StageStatus = StageStatus.PENDING
+    progress: float = 0.0
+    device: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or time.time()) - self.started_at
+
+
+class JobOptions(BaseModel):
+    """What the user asked for."""
+
+    stems: Literal["four", "two"] = "four"
+    format: Literal["wav", "flac", "mp3"] = "wav"
+    model: str = "default"
+
+
+class InputInfo(BaseModel):
+    """The probed upload: what the separator will read."""
+
+    filename: str
+    key: str
+    size_bytes: int
+    format: str
+    duration_s: float
+    channels: int
+    sample_rate: int
+
+
+class JobError(BaseModel):
+    stage: str
+    message: str
+
+
+class Job(BaseModel):
+    """One song's way through the pipeline, stored as JSON in the job store."""
+
+    id: str = Field(default_factory=lambda: new_id("job"))
+    owner: str = ""
+    batch_id: str | None = None
+    title: str = ""
+    track_number: int | None = None
+    status: JobStatus = JobStatus.QUEUED
+    options: JobOptions = Field(default_factory=JobOptions)
+    input: InputInfo | None = None
+    stages: dict[str, Stage] = Field(default_factory=lambda: {name: Stage() for name in STAGES})
+    results: dict[str, Any] = Field(default_factory=dict)
+    error: JobError | None = None
+    callback_url: str | None = None
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    expires_at: float | None = None
+
+    @property
+    def progress(self) -> float:
+        """Overall 0-100: weighted stage progress (a finished stage counts in full)."""
+        total = 0.0
+        for name, weight in STAGE_WEIGHTS.items():
+            stage = self.stages.get(name, Stage())
+            done = 100.0 if stage.status == StageStatus.SUCCEEDED else stage.progress
+            total += weight * done
+        return round(min(100.0, total), 1)
+
+    def public(self) -> dict[str, Any]:
+        """The record as the API shows it: progress included, owner left out."""
+        data = self.model_dump(mode="json", exclude={"owner"})
+        data["progress"] = self.progress
+        for name, stage in self.stages.items():
+            data["stages"][name]["seconds"] = stage.seconds
+        return data
+
+
+def new_id(kind: str) -> str:
+    """Unguessable ids: knowing one job's id must not reveal another's."""
+    return f"{kind}_{secrets.token_urlsafe(12)}"
+
+
+def move(job: Job, status: JobStatus) -> Job:
+    """Change the job's status, or raise InvalidTransition."""
+    if status == job.status:
+        return job
+    if status not in _JOB_MOVES.get(job.status, frozenset()):
+        raise InvalidTransition(f"job {job.id} is {job.status}; it cannot become {status}")
+    job.status = status
+    job.updated_at = time.time()
+    if status in ENDED:
+        for stage in job.stages.values():
+            running = stage.status == StageStatus.RUNNING
+            pending = stage.status == StageStatus.PENDING
+            if running or (pending and status == JobStatus.CANCELLED):
+                _end_stage(stage, StageStatus.CANCELLED)
+    return job
+
+
+def start_stage(job: Job, name: str, device: str | None = None) -> Job:
+    """Mark a stage running (and the job with it); a stage that already ended is left alone."""
+    _check_open(job)
+    stage = job.stages[name]
+    if stage.status in _STAGE_ENDED:
+        raise InvalidTransition(f"stage {name} of job {job.id} already {stage.status}")
+    if job.status == JobStatus.QUEUED:
+        move(job, JobStatus.RUNNING)
+    stage.status = StageStatus.RUNNING
+    stage.started_at = stage.started_at or time.time()
+    stage.device = device or stage.device
+    job.updated_at = time.time()
+    return job
+
+
+def report_progress(job: Job, name: str, percent: float) -> Job:
+    """Progress of a running stage; never moves backwards, stays below 100 until it ends."""
+    stage = job.stages[name]
+    if stage.status == StageStatus.RUNNING:
+        stage.progress = max(stage.progress, min(99.9, round(float(percent), 1)))
+        job.updated_at = time.time()
+    return job
+
+
+def finish_stage(job: Job, name: str) -> Job:
+    _check_open(job)
+    stage = job.stages[name]
+    if stage.status != StageStatus.RUNNING:
+        start_stage(job, name)
+    _end_stage(stage, StageStatus.SUCCEEDED)
+    stage.progress = 100.0
+    job.updated_at = time.time()
+    return job
+
+
+def fail(job: Job, name: str, message: str) -> Job:
+    """The stage failed: the job fails with a message a person understands; results stay."""
+    if job.status in ENDED:
+        return job
+    _end_stage(job.stages[name], StageStatus.FAILED, message)
+    job.error = JobError(stage=name, message=message)
+    return move(job, JobStatus.FAILED)
+
+
+def _end_stage(stage: Stage, status: StageStatus, error: str | None = None) -> None:
+    stage.status = status
+    stage.finished_at = time.time()
+    stage.error = error
+
+
+def _check_open(job: Job) -> None:
+    if job.status in ENDED:
+        raise InvalidTransition(f"job {job.id} already {job.status}")
+
+
+class Batch(BaseModel):
+    """An album: several jobs submitted together, polled as one."""
+
+    id: str = Field(default_factory=lambda: new_id("batch"))
+    owner: str = ""
+    title: str = ""
+    job_ids: list[str] = Field(default_factory=list)
+    callback_url: str | None = None
+    created_at: float = Field(default_factory=time.time)
+    expires_at: float | None = None
+
+    def summary(self, jobs: list[Job]) -> dict[str, Any]:
+        """Aggregated view: overall progress is the mean of the tracks', status the worst."""
+        statuses = [job.status for job in jobs]
+        if not jobs:
+            status = JobStatus.QUEUED
+        elif all(s == JobStatus.SUCCEEDED for s in statuses):
+            status = JobStatus.SUCCEEDED
+        elif all(s in ENDED for s in statuses):
+            status = JobStatus.FAILED if JobStatus.FAILED in statuses else JobStatus.CANCELLED
+        elif any(s != JobStatus.QUEUED for s in statuses):
+            status = JobStatus.RUNNING
+        else:
+            status = JobStatus.QUEUED
+        data = self.model_dump(mode="json", exclude={"owner"})
+        data["status"] = status
+        data["progress"] = round(sum(job.progress for job in jobs) / max(1, len(jobs)), 1)
+        data["counts"] = {s.value: statuses.count(s) for s in JobStatus}
+        data["jobs"] = [job.public() for job in jobs]
+        return data

@@ -1,0 +1,216 @@
+"""The steps around the models: fan-in, the final manifest, webhooks and expiry.
+
+After separation, one EQ task per stem and one genre/analysis task run in parallel. Each records
+its result with `complete_part`; the update is atomic, so exactly one of them sees the set
+complete and enqueues `finalize`, which writes `manifest.json` beside the stems (the durable copy
+of the record: results survive the loss of Redis) and marks the job succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import io
+import ipaddress
+import json
+import logging
+import socket
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from celery import Celery, current_app, shared_task
+
+from stemdeck.common import celery_app
+from stemdeck.common.jobs import (
+    ENDED,
+    Job,
+    JobStatus,
+    StageStatus,
+    finish_stage,
+    move,
+    start_stage,
+)
+from stemdeck.common.jobstore import JobNotFound, JobStore, JobStoreError, open_job_store
+from stemdeck.common.settings import Settings, get_settings
+from stemdeck.common.storage import Storage, StorageError, open_storage
+
+log = logging.getLogger(__name__)
+TRANSIENT = (StorageError, JobStoreError, ConnectionError, TimeoutError)
+
+
+def job_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/"
+
+
+def expected_parts(job: Job) -> set[str]:
+    """What must report before the job can finish: an EQ per stem, and the genre stage."""
+    return {f"eq:{stem}" for stem in job.results.get("stems", {})} | {"genre"}
+
+
+def complete_part(store: JobStore, job_id: str, part: str, record: Any) -> bool:
+    """Record one fan-out result; True for exactly the call that completes the set (it must
+    enqueue `finalize`). A redelivered task calling twice changes nothing."""
+    outcome = {"finalize": False}
+
+    def change(job: Job) -> None:
+        parts = job.results.setdefault("parts_done", [])
+        if part not in parts:
+            parts.append(part)
+        record(job)
+        if job.status in ENDED:
+            return
+        if expected_parts(job) <= set(parts) and not job.results.get("finalize_sent"):
+            job.results["finalize_sent"] = True
+            outcome["finalize"] = True
+
+    store.update_job(job_id, change)
+    return outcome["finalize"]
+
+
+def manifest(job: Job) -> dict[str, Any]:
+    """What `manifest.json` holds: the public record at the end of the job."""
+    data = job.public()
+    data["results"] = {k: v for k, v in data["results"].items() if k not in _BOOKKEEPING}
+    return data
+
+
+_BOOKKEEPING = ("parts_done", "finalize_sent", "fanout_sent")
+
+
+def finalize(
+    settings: Settings, store: JobStore, storage: Storage, app: Celery, job_id: str
+) -> Job:
+    """Write the manifest and mark the job succeeded (idempotent: a finished job is left as is)."""
+    job = store.update_job(job_id, lambda j: _start(j, "finalize"))
+    if job.status in ENDED:
+        return job
+    key = job_prefix(job_id) + "manifest.json"
+
+    def succeed(record: Job) -> None:
+        if record.status in ENDED:
+            return
+        record.results["manifest"] = key
+        finish_stage(record, "finalize")
+        move(record, JobStatus.SUCCEEDED)
+
+    final = job.model_copy(deep=True)
+    succeed(final)
+    body = json.dumps(manifest(final), indent=2).encode()
+    storage.put_stream(key, io.BytesIO(body), "application/json")
+    job = store.update_job(job_id, succeed)
+    if job.callback_url and job.status == JobStatus.SUCCEEDED:
+        celery_app.send(app, celery_app.CALLBACK, [job_id])
+    return job
+
+
+def _start(job: Job, stage: str) -> None:
+    if job.status not in ENDED and job.stages[stage].status == StageStatus.PENDING:
+        start_stage(job, stage)
+
+
+def check_callback_url(url: str, allow_private: bool) -> str:
+    """Refuse webhook targets that are not http(s) or that resolve to loopback, private,
+    link-local or otherwise internal addresses (server-side request forgery)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("callback_url must be an http:// or https:// URL with a host name")
+    if allow_private:
+        return url
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 80)}
+    except socket.gaierror:
+        raise ValueError(f"callback_url host {parts.hostname!r} does not resolve") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            raise ValueError(
+                f"callback_url {parts.hostname!r} resolves to {ip}, a private or loopback "
+                "address; webhooks go to public hosts only"
+            )
+    return url
+
+
+def signature(secret: str, body: bytes, timestamp: str) -> str:
+    """HMAC-SHA256 over `timestamp.body`, hex; receivers recompute it to trust the call."""
+    message = timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def post_callback(settings: Settings, store: JobStore, job_id: str) -> int:
+    """POST the final record to the job's callback URL, signed; raises on failure (retried)."""
+    import httpx
+
+    job = store.get_job(job_id)
+    if not job.callback_url:
+        return 0
+    check_callback_url(job.callback_url, settings.callback_allow_private)
+    body = json.dumps(manifest(job)).encode()
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-StemDeck-Timestamp": stamp,
+        "X-StemDeck-Signature": "sha256="
+        + signature(settings.callback_secret.get_secret_value(), body, stamp),
+    }
+    response = httpx.post(job.callback_url, content=body, headers=headers, timeout=10)
+    response.raise_for_status()
+    return response.status_code
+
+
+def delete_job(store: JobStore, storage: Storage, job_id: str) -> None:
+    """Every stored object first, then the record, so nothing is left unreachable."""
+    storage.delete_prefix(job_prefix(job_id))
+    with contextlib.suppress(JobNotFound):
+        store.delete_job(job_id)
+
+
+def cleanup(store: JobStore, storage: Storage, now: float | None = None) -> int:
+    """Delete expired jobs (objects and records) and expired batch records; returns the count."""
+    jobs, batches = store.expired(time.time() if now is None else now)
+    for job_id in jobs:
+        delete_job(store, storage, job_id)
+    for batch_id in batches:
+        store.delete_batch(batch_id)
+    if jobs:
+        log.info("cleanup: removed %d expired jobs", len(jobs))
+    return len(jobs)
+
+
+# --- Celery tasks of the pipeline (run by the CPU worker) -------------------------------------
+
+
+def _context() -> tuple[Settings, JobStore, Storage]:
+    settings = get_settings()
+    return settings, open_job_store(settings), open_storage(settings)
+
+
+@shared_task(name=celery_app.FINALIZE, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def finalize_task(job_id: str) -> None:
+    settings, store, storage = _context()
+    try:
+        finalize(settings, store, storage, current_app, job_id)
+    except JobNotFound:
+        log.info("finalize: job %s was deleted", job_id)
+
+
+@shared_task(
+    name=celery_app.CALLBACK,
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def callback_task(job_id: str) -> None:
+    settings, store, _ = _context()
+    try:
+        post_callback(settings, store, job_id)
+    except (JobNotFound, ValueError) as exc:
+        log.warning("callback for %s dropped: %s", job_id, exc)
+
+
+@shared_task(name=celery_app.CLEANUP)
+def cleanup_task() -> int:
+    _, store, storage = _context()
+    return cleanup(store, storage)

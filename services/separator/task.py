@@ -1,0 +1,175 @@
+"""The separator worker's Celery task: input from storage, stems to storage, progress to the job.
+
+The model is loaded once per worker process and reused. Progress is written to the job record
+every few percent (not every chunk: each write is a round trip to the job store). Each stem is
+measured while it is uploaded (sample peak, integrated loudness) and its key recorded; then one
+EQ task per stem and one genre/analysis task are sent. A redelivered task (its worker died)
+starts the stage again from the input; a task for a stage already done only re-sends the fan-out
+if it was never sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from functools import cache
+from pathlib import Path
+
+from celery import current_app, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from stemdeck.common import celery_app
+from stemdeck.common.audio import AudioError, iter_blocks
+from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, report_progress
+from stemdeck.common.jobs import start_stage as begin
+from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
+from stemdeck.common.loudness import LoudnessMeter
+from stemdeck.common.pipeline import TRANSIENT, job_prefix
+from stemdeck.common.settings import Settings, get_settings
+from stemdeck.common.storage import Storage, open_storage
+from stemdeck.separator.checkpoints import CheckpointError
+from stemdeck.separator.repository import ModelNotFoundError, open_model
+from stemdeck.separator.separate import OutputOptions, Separator
+
+log = logging.getLogger(__name__)
+CONTENT_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg"}
+#: Write progress to the record at most this often (seconds) ...
+PROGRESS_INTERVAL = 0.5
+
+
+@cache
+def separator_for(model: str, device: str) -> Separator:
+    """One loaded model per (name, device) per process: loading costs more than a short song."""
+    return Separator(open_model(model), device)
+
+
+def measure(path: Path, rate: int, channels: int) -> dict[str, float | None]:
+    """Sample peak (dBFS) and integrated loudness (LUFS) of a written stem, in one pass."""
+    meter = LoudnessMeter(rate, channels)
+    for block in iter_blocks(path, 441_000, rate, channels):
+        meter.add(block)
+    lufs, peak = meter.integrated_lufs, meter.peak_dbfs
+    return {
+        "loudness_lufs": round(lufs, 2) if lufs > -1e9 else None,
+        "peak_dbfs": round(peak, 2) if peak > -1e9 else None,
+    }
+
+
+def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id: str) -> Job:
+    """The whole stage for one job; returns the updated record (failed with a message on a
+    problem the user can act on)."""
+    job = store.get_job(job_id)
+    if job.status in ENDED or job.stages["separate"].status == StageStatus.SUCCEEDED:
+        return job
+    assert job.input is not None, "a job is created with its probed input"
+    try:
+        separator = separator_for(job.options.model, settings.device)
+    except (ModelNotFoundError, CheckpointError) as exc:
+        return _fail(store, job_id, f"model problem: {exc}")
+    device = str(separator.device)
+    job = store.update_job(job_id, lambda j: begin(j, "separate", device))
+    last = {"time": 0.0}
+
+    def progress(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last["time"] >= PROGRESS_INTERVAL:
+            last["time"] = now
+            record = store.update_job(
+                job_id, lambda j: report_progress(j, "separate", 100 * fraction)
+            )
+            if record.status in ENDED:
+                raise JobEnded(record.status)
+
+    options = OutputOptions(
+        format=job.options.format,
+        bit_depth=16 if job.options.format != "wav" else 24,
+        two_stems="vocals" if job.options.stems == "two" else None,
+    )
+    with tempfile.TemporaryDirectory(prefix="stemdeck-sep-") as folder:
+        source = Path(folder) / ("input" + Path(job.input.filename).suffix.lower())
+        storage.get_file(job.input.key, source)
+        try:
+            result = separator.separate_file(source, Path(folder) / "out", options, progress)
+        except AudioError as exc:
+            return _fail(store, job_id, str(exc))
+        except JobEnded:
+            return store.get_job(job_id)  # cancelled (or deleted) while running
+        stems: dict[str, dict] = {}
+        for name, path in result.stems.items():
+            key = f"{job_prefix(job_id)}stems/{name}.{options.format}"
+            storage.put_file(key, path, CONTENT_TYPES[options.format])
+            stats = measure(path, separator.config.sample_rate, separator.config.audio_channels)
+            stems[name] = {"key": key, "format": options.format, "bytes": path.stat().st_size}
+            stems[name].update(stats)
+
+    def done(record: Job) -> None:
+        record.results["stems"] = stems
+        record.results["separation"] = {
+            "seconds": round(result.seconds, 2),
+            "real_time_factor": round(result.real_time_factor, 3),
+            "device": result.device,
+            "model": record.options.model,
+        }
+        if record.status not in ENDED:
+            finish_stage(record, "separate")
+
+    return store.update_job(job_id, done)
+
+
+def _fail(store: JobStore, job_id: str, message: str) -> Job:
+    return store.update_job(job_id, lambda j: fail(j, "separate", message))
+
+
+def fan_out(store: JobStore, job: Job) -> None:
+    """Send one EQ task per stem and the genre task, once per job."""
+
+    def claim(record: Job) -> None:
+        if record.results.get("fanout_sent"):
+            raise _AlreadySent
+        record.results["fanout_sent"] = True
+
+    try:
+        store.update_job(job.id, claim)
+    except _AlreadySent:
+        return
+    seconds = job.input.duration_s if job.input else 0.0
+    for stem in job.results.get("stems", {}):
+        celery_app.send(current_app, celery_app.EQ, [job.id, stem], seconds)
+    celery_app.send(current_app, celery_app.GENRE, [job.id], seconds)
+
+
+class _AlreadySent(Exception):
+    pass
+
+
+class JobEnded(Exception):
+    """The job was cancelled while its song was being separated: stop early."""
+
+
+@shared_task(
+    name=celery_app.SEPARATE,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=5,
+    acks_late=True,
+)
+def separate_task(job_id: str) -> None:
+    settings = get_settings()
+    store, storage = open_job_store(settings), open_storage(settings)
+    try:
+        job = run_separation(settings, store, storage, job_id)
+    except JobNotFound:
+        log.info("separate: job %s was deleted before it ran", job_id)
+        return
+    except SoftTimeLimitExceeded:
+        _fail(store, job_id, "separation took longer than its time limit")
+        return
+    except TRANSIENT:
+        raise  # retried with backoff
+    except Exception as exc:
+        log.exception("separate: job %s", job_id)
+        _fail(store, job_id, f"internal error: {exc}")
+        return
+    if job.stages["separate"].status == StageStatus.SUCCEEDED and job.status not in ENDED:
+        fan_out(store, job)

@@ -1,0 +1,112 @@
+"""A whole service environment for tests: Redis, moto S3, settings and Celery worker processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stemdeck.common.jobs import Job
+from stemdeck.common.jobstore import JobStore, open_job_store
+from stemdeck.common.settings import Settings
+from stemdeck.common.storage import Storage, open_storage
+
+
+@dataclass
+class ServiceEnv:
+    """Environment variables (for child processes) and the matching in-process clients."""
+
+    env: dict[str, str]
+    data_dir: Path
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    def settings(self) -> Settings:
+        saved = os.environ.copy()
+        os.environ.update(self.env)
+        try:
+            return Settings()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def store(self) -> JobStore:
+        return open_job_store(self.settings())
+
+    def storage(self) -> Storage:
+        return open_storage(self.settings())
+
+    def start_worker(self, role: str, *extra: str) -> subprocess.Popen:
+        log = (self.data_dir / f"worker-{role}-{len(self.workers)}.log").open("w")
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "stemdeck.cli.main",
+                "worker",
+                role,
+                "--loglevel",
+                "info",
+                *extra,
+            ],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(process)
+        return process
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.workers:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.workers.clear()
+
+    def worker_logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.data_dir.glob("worker-*.log")))
+
+
+def wait_for(
+    store: JobStore, job_id: str, done: Callable[[Job], bool], seconds: float = 120
+) -> Job:
+    """Poll the record until `done(job)`; the last record in the assertion message otherwise."""
+    deadline = time.monotonic() + seconds
+    job = store.get_job(job_id)
+    while time.monotonic() < deadline:
+        job = store.get_job(job_id)
+        if done(job):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not get there in {seconds} s: {job.public()}")
+
+
+@contextlib.contextmanager
+def service_env(data_dir: Path, redis_url: str, s3_url: str) -> Iterator[ServiceEnv]:
+    env = {
+        "STEMDECK_DATA_DIR": str(data_dir),
+        "STEMDECK_JOB_STORE": "redis",
+        "STEMDECK_REDIS_URL": redis_url,
+        "STEMDECK_BROKER_URL": redis_url,
+        "STEMDECK_STORAGE": "s3",
+        "STEMDECK_S3_ENDPOINT": s3_url,
+        "STEMDECK_S3_BUCKET": f"stemdeck-{time.monotonic_ns()}",
+        "STEMDECK_S3_ACCESS_KEY": "test",
+        "STEMDECK_S3_SECRET_KEY": "test",
+        "STEMDECK_DEVICE": "cpu",
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    service = ServiceEnv(env, data_dir)
+    try:
+        yield service
+    finally:
+        service.stop_workers()
