@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from stemdeck.cli import evaluate, models, train
+from stemdeck.cli.client import status, submit
 from stemdeck.cli.separate import separate
+from stemdeck.cli.serve import serve
 from stemdeck.cli.synth import synth, synth_check, synth_genres
 from stemdeck.cli.worker import worker
 
@@ -22,6 +24,9 @@ app.command()(synth)
 app.command("synth-genres")(synth_genres)
 app.command("synth-check")(synth_check)
 app.command()(worker)
+app.command()(serve)
+app.command()(submit)
+app.command()(status)
 
 if __name__ == "__main__":
     app()

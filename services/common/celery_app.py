@@ -47,11 +47,29 @@ ROLE_MODULES = {
 }
 
 
+#: Seconds between polls of an empty queue on an SQL broker (kombu's default, 1 s, would add
+#: up to a second to every hop of the embedded pipeline).
+SQLA_POLLING_INTERVAL = 0.15
+
+
+def _transport_options(broker_url: str) -> dict[str, Any]:
+    if broker_url.startswith(("sqla+", "sqlalchemy+")):
+        # kombu's own sqla transport passes options to create_engine and breaks; use ours.
+        from kombu.transport import TRANSPORT_ALIASES
+
+        fixed = "stemdeck.common.sqla_broker:Transport"
+        TRANSPORT_ALIASES.update(sqla=fixed, sqlalchemy=fixed)
+        return {"polling_interval": SQLA_POLLING_INTERVAL}
+    # Redis redelivers unacknowledged tasks after this; longer than the longest task.
+    return {"visibility_timeout": 4 * 3600}
+
+
 def make_app(settings: Settings | None = None, include: list[str] | None = None) -> Celery:
     """A Celery app on the configured broker (Redis, or SQLite in embedded mode)."""
     settings = settings or get_settings()
     if settings.broker_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    transport_options = _transport_options(settings.resolved_broker_url)
     app = Celery("stemdeck", broker=settings.resolved_broker_url, include=include or [])
     app.conf.update(
         task_acks_late=True,
@@ -64,8 +82,7 @@ def make_app(settings: Settings | None = None, include: list[str] | None = None)
         task_serializer="json",
         accept_content=["json"],
         broker_connection_retry_on_startup=True,
-        # Redis redelivers unacknowledged tasks after this; longer than the longest task.
-        broker_transport_options={"visibility_timeout": 4 * 3600},
+        broker_transport_options=transport_options,
         worker_hijack_root_logger=False,
         beat_schedule={
             "cleanup-expired-jobs": {"task": CLEANUP, "schedule": settings.cleanup_every_s}

@@ -87,6 +87,8 @@ class RedisJobStore:
                     job.updated_at = time.time()
                     pipe.multi()
                     pipe.set(key, job.model_dump_json())
+                    if job.expires_at:  # keep the expiry index in step, as SQLite's column is
+                        pipe.zadd(self._key("expiry", "jobs"), {job_id: job.expires_at})
                     pipe.publish(self._key("events", job_id), job.updated_at)
                     pipe.execute()
                     return job

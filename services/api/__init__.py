@@ -1,0 +1,1 @@
+"""StemDeck's HTTP gateway (FastAPI): uploads, job records, downloads, remixes, events."""

@@ -1,0 +1,85 @@
+"""`stemdeck serve`: the embedded single-machine mode (SQLite broker and job store, local
+storage, worker child processes) takes a job over HTTP and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.api_env import poll, separated, song_file
+from tests.servers import free_port, wait_for_port
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_serve_separates_a_job_and_stops_with_its_workers(
+    tmp_path: Path, tiny_model_path: Path
+) -> None:
+    data, port = tmp_path / "data", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEMDECK_")}
+    env |= {"STEMDECK_MODEL_DIR": os.environ["STEMDECK_MODEL_DIR"], "STEMDECK_DEVICE": "cpu"}
+    log = tmp_path / "serve.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "stemdeck.cli.main", "serve"),
+                *("--port", str(port), "--data", str(data)),
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, process, 90)
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/healthz").json() == {"status": "ok"}
+            assert client.get("/readyz").status_code == 200, client.get("/readyz").text
+            song = song_file(tmp_path / "Embedded Song.wav", seconds=2.0)
+            with song.open("rb") as handle:
+                answer = client.post(
+                    "/v1/jobs",
+                    files={"file": (song.name, handle)},
+                    data={"model": str(tiny_model_path)},
+                )
+            assert answer.status_code == 201, answer.text
+            job_id = answer.json()["id"]
+            record = poll(lambda: client.get(f"/v1/jobs/{job_id}").json(), separated, 120)
+            assert record["stages"]["separate"]["status"] == "succeeded", (record, log.read_text())
+            stem = client.get(f"/v1/jobs/{job_id}/stems/vocals", headers={"Range": "bytes=0-3"})
+            assert stem.status_code == 206 and stem.content == b"RIFF"
+        assert (data / "jobs.sqlite").is_file() and (data / "broker.sqlite").is_file()
+        assert (data / "objects" / "jobs" / job_id / "stems" / "vocals.wav").is_file()
+        output = log.read_text()
+        assert f"StemDeck is running at {url}" in output
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "no worker processes were started"
+    finally:
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    stopped = time.monotonic() - started
+    assert code == 0, log.read_text()
+    assert stopped < 15, f"stopping took {stopped:.1f} s"
+    deadline = time.monotonic() + 5
+    while not all(_gone(child.pid) for child in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [child.pid for child in children if not _gone(child.pid)]
+    assert left == [], f"orphaned worker processes: {left}"
