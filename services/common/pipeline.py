@@ -69,6 +69,27 @@ def complete_part(store: JobStore, job_id: str, part: str, record: Any) -> bool:
     return outcome["finalize"]
 
 
+def enqueue_finalize_if_last(
+    app: Celery, store: JobStore, job_id: str, part: str, record: Any
+) -> Job:
+    """`complete_part`, then send `finalize` when this part was the last one."""
+    if complete_part(store, job_id, part, record):
+        job = store.get_job(job_id)
+        seconds = job.input.duration_s if job.input else 0.0
+        celery_app.send(app, celery_app.FINALIZE, [job_id], seconds)
+    return store.get_job(job_id)
+
+
+def begin_stage(store: JobStore, job_id: str, stage: str, device: str = "cpu") -> Job:
+    """Mark a fan-out stage running (the first of its tasks to start does it)."""
+
+    def change(job: Job) -> None:
+        if job.status not in ENDED and job.stages[stage].status == StageStatus.PENDING:
+            start_stage(job, stage, device)
+
+    return store.update_job(job_id, change)
+
+
 def manifest(job: Job) -> dict[str, Any]:
     """What `manifest.json` holds: the public record at the end of the job."""
     data = job.public()
