@@ -46,3 +46,42 @@ def separator(
         raise typer.Exit(1) from None
     out_console.print((out / "results.md").read_text())
     out_console.print(f"{summary['tracks']} tracks; per-track scores in {escape(str(out))}")
+
+
+@app.command("eq")
+def eq(
+    data: Annotated[
+        Path, typer.Option(help="Dataset root in MUSDB18 / MUSDB18-HQ / synthetic layout.")
+    ],
+    model: Annotated[str, typer.Option(help="Bundled model name or checkpoint path.")] = "default",
+    split: Annotated[str, typer.Option(help="test, valid or train.")] = "test",
+    draws: Annotated[
+        int, typer.Option(min=1, help="Random damages per stem (seeded, so figures reproduce).")
+    ] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of the damage.")] = 0,
+    max_seconds: Annotated[
+        float | None, typer.Option(min=3.0, help="Only the first this many seconds of a stem.")
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option(help="errors.csv, results.json, results.md, band_errors.png, loss.png."),
+    ] = Path("eval/eq"),
+) -> None:
+    """MAE per band of the Auto-EQ on damaged held-out stems, and how often it undoes them."""
+    from stemdeck.common.audio import AudioError
+    from stemdeck.eq.checkpoints import EqCheckpointError, open_model
+    from stemdeck.training.datasets import DatasetError
+    from stemdeck.training.eq_eval import evaluate_cases, summarise, write_report
+
+    try:
+        loaded = open_model(model)
+        cases = evaluate_cases(data, split, loaded.model, draws, seed, max_seconds, log=err.print)
+        summary = summarise(cases)
+        title = f"Auto-EQ {loaded.config.variant} ({model}) on {data} ({split}), seed {seed}"
+        history = loaded.metadata.get("history")
+        write_report(cases, summary, out, title, history)
+    except (DatasetError, AudioError, EqCheckpointError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    out_console.print((out / "results.md").read_text())
+    out_console.print(f"per-case errors and figures in {escape(str(out))}")

@@ -6,6 +6,7 @@ import typer
 
 from stemdeck.cli import evaluate, models, train
 from stemdeck.cli.client import status, submit
+from stemdeck.cli.eq import eq
 from stemdeck.cli.separate import separate
 from stemdeck.cli.serve import serve
 from stemdeck.cli.synth import synth, synth_check, synth_genres
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(separate)
+app.command()(eq)
 app.add_typer(models.app, name="models")
 app.add_typer(train.app, name="train")
 app.add_typer(evaluate.app, name="eval")

@@ -160,3 +160,93 @@ def separator(
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     err.print(f"best model: {best}")
+
+
+@app.command("eq")
+def eq(
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            help="Dataset root in MUSDB18 / MUSDB18-HQ layout (split from its tracks.csv); "
+            "repeat to mix datasets. Stems of the train split are trained on, valid validates."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Run folder: state.pt, best.pt, history.csv, loss.png.")
+    ] = Path("runs/eq"),
+    variant: Annotated[
+        str, typer.Option(help="seed (the seed's exact network) or stem-aware.")
+    ] = "stem-aware",
+    level_norm: Annotated[
+        bool, typer.Option(help="Scale each window to -20 dBFS before the mel.")
+    ] = True,
+    steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps.")] = 800,
+    batch: Annotated[int, typer.Option(min=1)] = 64,
+    lr: Annotated[float, typer.Option(help="Peak Adam learning rate.")] = 1e-3,
+    valid_every: Annotated[int, typer.Option(min=1)] = 100,
+    windows_per_stem: Annotated[
+        int, typer.Option(min=1, help="Clean 3 s windows kept per stem of each training track.")
+    ] = 4,
+    seed: Annotated[int, typer.Option()] = 0,
+    bf16: Annotated[bool, typer.Option(help="bfloat16 autocast for the CNN.")] = True,
+    resume: Annotated[
+        Path | None,
+        typer.Option(help="Continue from this state.pt (or run folder); default OUT/state.pt."),
+    ] = None,
+    data_weight: Annotated[
+        list[float] | None,
+        typer.Option(
+            min=0.0,
+            help="Share of training examples drawn from each --data, in order (default equal).",
+        ),
+    ] = None,
+) -> None:
+    """Train the Auto-EQ CNN on randomly damaged stem windows; resumable."""
+    from stemdeck.common.audio import AudioError
+    from stemdeck.eq.model import VARIANTS
+    from stemdeck.training.datasets import DatasetError
+    from stemdeck.training.eq import EqTrainSettings, train_eq
+
+    if variant not in VARIANTS:
+        raise typer.BadParameter(f"use one of {', '.join(VARIANTS)}", param_hint="--variant")
+    if data_weight and len(data_weight) != len(data):
+        raise typer.BadParameter(
+            f"give one weight per --data ({len(data)}), not {len(data_weight)}",
+            param_hint="--data-weight",
+        )
+    settings = EqTrainSettings(
+        variant=variant,
+        level_norm=level_norm,
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        seed=seed,
+        valid_every=valid_every,
+        windows_per_stem=windows_per_stem,
+        bf16=bf16,
+    )
+    columns = (
+        TextColumn("step"),
+        MofNCompleteColumn(),
+        BarColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}"),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err) as bars:
+        task = bars.add_task("train", total=None, loss=float("nan"), rate="")
+        meter = StepMeter(bars, task, plain_lines=not err.is_terminal)
+        try:
+            best = train_eq(
+                data,
+                out,
+                settings,
+                resume if resume is not None else True,
+                meter.log,
+                meter.update,
+                data_weight or None,
+            )
+        except (DatasetError, AudioError, FileNotFoundError, ValueError) as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+    err.print(f"best model: {best}")

@@ -1,0 +1,87 @@
+"""The EQ worker's Celery task: one stem in, a recommended 3-band correction into the job record.
+
+One task per stem runs in parallel; the last part of the fan-out (EQ per stem, genre) to finish
+enqueues the final step. A stem the model cannot judge (silent, e.g. the vocals of an
+instrumental; or the `no_vocals` sum, which the model was not trained on) gets a flat EQ and a
+note, not a failed job: the stems are still good.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from celery import current_app, shared_task
+
+from stemdeck.common import celery_app
+from stemdeck.common.audio import read_audio
+from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, report_progress
+from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
+from stemdeck.common.pipeline import TRANSIENT, begin_stage, enqueue_finalize_if_last
+from stemdeck.common.settings import get_settings
+from stemdeck.common.storage import Storage, open_storage
+from stemdeck.eq.filters import band_definition
+from stemdeck.eq.predict import EqInputError, get_model, predict_eq
+
+log = logging.getLogger(__name__)
+RATE = 44100
+FLAT = {"low": 0.0, "mid": 0.0, "high": 0.0}
+
+
+def recommend(storage: Storage, key: str, stem: str) -> dict:
+    """The recommendation for one stored stem, as the job record holds it."""
+    if stem not in get_model().config.stems:
+        return {"gains_db": FLAT, "spread_db": None, "windows": 0,
+                "note": f"no EQ model for the {stem} stem; left flat"}  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="stemdeck-eq-") as folder:
+        path = Path(folder) / Path(key).name
+        storage.get_file(key, path)
+        audio = read_audio(path, sample_rate=RATE, channels=2)
+    try:
+        return predict_eq(audio, RATE, stem).to_json()
+    except EqInputError as exc:
+        return {"gains_db": FLAT, "spread_db": None, "windows": 0, "note": f"left flat: {exc}"}
+
+
+def run_eq(store: JobStore, storage: Storage, job_id: str, stem: str) -> Job:
+    job = store.get_job(job_id)
+    if job.status in ENDED:
+        return job
+    done = job.results.get("eq", {})
+    if stem in done:  # redelivered after the result was written: only the fan-in is left
+        result = done[stem]
+    else:
+        begin_stage(store, job_id, "eq")
+        result = recommend(storage, job.results["stems"][stem]["key"], stem)
+    stems = list(job.results.get("stems", {}))
+
+    def record(record: Job) -> None:
+        record.results.setdefault("eq", {})[stem] = result
+        record.results["eq_bands"] = band_definition()
+        if record.status in ENDED:
+            return
+        finished = sum(name in record.results["eq"] for name in stems)
+        if finished == len(stems):
+            if record.stages["eq"].status != StageStatus.SUCCEEDED:
+                finish_stage(record, "eq")
+        else:
+            report_progress(record, "eq", 100 * finished / len(stems))
+
+    return enqueue_finalize_if_last(current_app, store, job_id, f"eq:{stem}", record)
+
+
+@shared_task(name=celery_app.EQ, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def eq_task(job_id: str, stem: str) -> None:
+    settings = get_settings()
+    store, storage = open_job_store(settings), open_storage(settings)
+    try:
+        run_eq(store, storage, job_id, stem)
+    except JobNotFound:
+        log.info("eq: job %s was deleted", job_id)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        log.exception("eq: job %s stem %s", job_id, stem)
+        message = f"EQ recommendation for {stem} failed: {exc}"
+        store.update_job(job_id, lambda j: fail(j, "eq", message))

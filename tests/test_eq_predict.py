@@ -1,0 +1,175 @@
+"""Whole-stem EQ recommendation: windows, aggregation, clear refusals, the CLI, and the undo
+property of the bundled model on held-out stems."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from stemdeck.cli.main import app
+from stemdeck.common.audio import write_audio
+from stemdeck.eq.checkpoints import open_model, save_checkpoint
+from stemdeck.eq.features import WINDOW_SECONDS
+from stemdeck.eq.model import EqConfig, EqNet
+from stemdeck.eq.predict import EqInputError, predict_eq
+from stemdeck.training.eq_eval import evaluate_cases, spectral_distance, summarise
+from tests.conftest import SHARED_AUDIO
+
+RATE = 44100
+MUSDB7 = SHARED_AUDIO / "musdb18-7"
+SYNTH = Path(__file__).resolve().parents[1] / "data" / "synth"
+
+
+@pytest.fixture(scope="module")
+def random_model() -> EqNet:
+    torch.manual_seed(0)
+    return EqNet(EqConfig(variant="stem-aware")).eval()
+
+
+def noise(seconds: float, seed: int = 0, rate: int = RATE) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 0.1, (2, round(seconds * rate))).astype(np.float32)
+
+
+def test_windows_cover_the_whole_stem(random_model: EqNet) -> None:
+    result = predict_eq(noise(10.0), RATE, "vocals", random_model)
+    assert result.windows == 6  # every 1.5 s, the last one flush with the end
+    assert result.window_starts[0] == 0.0
+    assert result.window_starts[-1] == pytest.approx(10.0 - WINDOW_SECONDS)
+    assert set(result.gains_db) == set(result.spread_db) == {"low", "mid", "high"}
+    assert all(s is not None and s >= 0 for s in result.spread_db.values())
+    median = np.median(result.window_gains_db, axis=0)
+    np.testing.assert_allclose(list(result.gains_db.values()), median, atol=0.006)
+
+
+def test_long_stems_are_sampled_evenly_up_to_the_cap(random_model: EqNet) -> None:
+    result = predict_eq(noise(60.0)[0], RATE, "bass", random_model, max_windows=8)
+    assert result.windows == 8
+    assert result.window_starts[0] == 0.0
+    assert result.window_starts[-1] == pytest.approx(60.0 - WINDOW_SECONDS)
+
+
+def test_silent_windows_are_skipped(random_model: EqNet) -> None:
+    audio = noise(12.0)
+    audio[:, : 6 * RATE] = 0.0
+    result = predict_eq(audio, RATE, "drums", random_model)
+    assert result.window_starts == [4.5, 6.0, 7.5, 9.0]  # those wholly in the silence left out
+
+
+def test_single_window_has_no_spread_and_gains_are_clamped() -> None:
+    torch.manual_seed(0)
+    model = EqNet(EqConfig(variant="seed")).eval()
+    with torch.no_grad():
+        model.head[3].bias[:] = torch.tensor([40.0, -40.0, 3.0])
+        model.head[3].weight.zero_()
+    result = predict_eq(noise(3.0, rate=48000), 48000, "other", model)
+    assert result.windows == 1
+    assert result.gains_db == {"low": 15.0, "mid": -15.0, "high": 3.0}
+    assert result.spread_db == {"low": None, "mid": None, "high": None}
+
+
+@pytest.mark.parametrize(
+    ("audio", "stem", "message"),
+    [
+        (noise(2.5), "vocals", "2.50 s long; Auto-EQ needs at least 3 s"),
+        (np.zeros((2, 5 * RATE), np.float32), "vocals", "silent"),
+        (noise(1e-3) * 1e-4, "bass", "at least 3 s"),
+        (noise(5.0), "guitar", "unknown stem 'guitar'"),
+        (np.full((2, 4 * RATE), np.nan, np.float32), "drums", "NaN"),
+    ],
+)
+def test_unusable_input_is_a_clear_error(
+    random_model: EqNet, audio: np.ndarray, stem: str, message: str
+) -> None:
+    with pytest.raises(EqInputError, match=message):
+        predict_eq(audio, RATE, stem, random_model)
+
+
+def test_cli_prints_json(tmp_path: Path) -> None:
+    path = tmp_path / "vocals.wav"
+    write_audio(path, noise(5.0))
+    result = CliRunner().invoke(app, ["eq", str(path), "--stem", "vocals"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["stem"] == "vocals" and out["windows"] == 3  # at 0, 1.5 and 2 s
+    assert set(out["gains_db"]) == set(out["spread_db"]) == {"low", "mid", "high"}
+    assert all(abs(g) <= 15 for g in out["gains_db"].values())
+    assert [b["type"] for b in out["bands"]] == ["lowshelf", "peaking", "highshelf"]
+
+
+def test_cli_takes_a_model_path(tmp_path: Path, random_model: EqNet) -> None:
+    model = save_checkpoint(tmp_path / "m.pt", random_model)
+    path = tmp_path / "bass.flac"
+    write_audio(path, noise(4.0))
+    result = CliRunner().invoke(app, ["eq", str(path), "--stem", "bass", "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stem"] == "bass"
+
+
+@pytest.mark.parametrize(
+    ("audio", "stem", "message"),
+    [
+        (noise(1.0), "vocals", "1.00 s long; Auto-EQ needs at least 3 s"),
+        (np.zeros((2, 4 * RATE), np.float32), "drums", "is silent"),
+        (noise(4.0), "piano", "unknown stem 'piano'"),
+    ],
+)
+def test_cli_refuses_unusable_files_with_a_message(
+    tmp_path: Path, audio: np.ndarray, stem: str, message: str
+) -> None:
+    path = tmp_path / "stem.wav"
+    write_audio(path, audio)
+    result = CliRunner().invoke(app, ["eq", str(path), "--stem", stem])
+    assert result.exit_code == 1
+    assert "error:" in result.output and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_refuses_a_file_that_is_not_audio(tmp_path: Path) -> None:
+    path = tmp_path / "notes.wav"
+    path.write_text("not audio")
+    result = CliRunner().invoke(app, ["eq", str(path), "--stem", "vocals"])
+    assert result.exit_code == 1
+    assert "not an audio file" in result.output
+
+
+def test_spectral_distance_sees_the_damage() -> None:
+    from stemdeck.eq.filters import apply_eq
+
+    clean = noise(4.0)[0]
+    assert spectral_distance(clean, clean) == 0.0
+    small = spectral_distance(clean, apply_eq(clean, RATE, [2.0, 0.0, 0.0]))
+    large = spectral_distance(clean, apply_eq(clean, RATE, [8.0, -8.0, 8.0]))
+    assert 0 < small < large
+
+
+@pytest.mark.parametrize(
+    ("root", "split", "tracks", "seconds"),
+    [(MUSDB7, "valid", 8, None), (SYNTH, "test", 8, 9.0)],
+    ids=["musdb18-7-valid", "synth-test"],
+)
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue #5 open: the bundled model restores 79.5 % (synthetic) and 75.5 % (real "
+    "previews) of damaged stems, below the 80 % target (services/eq/weights/default.md)",
+)
+def test_bundled_model_undoes_damage_on_held_out_stems(
+    root: Path, split: str, tracks: int | None, seconds: float | None
+) -> None:
+    """Applying the recommended correction brings a damaged held-out stem closer to the clean
+    stem (third-octave band levels, `spectral_distance`) in at least 80 % of cases."""
+    if not (root / "tracks.csv").is_file():
+        pytest.skip(f"held-out data not on this machine: {root} is absent")
+    model = open_model("default").model
+    cases = evaluate_cases(
+        root, split, model, draws=1, seed=7, max_seconds=seconds, max_tracks=tracks,
+        log=lambda _: None,
+    )  # fmt: skip
+    summary = summarise(cases)
+    assert summary["cases"] >= 25
+    assert summary["undo_rate"] >= 0.8, summary
+    assert summary["mae_per_stem"]["overall"] < summary["zero_prediction_mae"]["overall"]

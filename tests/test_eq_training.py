@@ -1,0 +1,110 @@
+"""Auto-EQ training data and the `train eq` / `eval eq` commands on a tiny MUSDB-layout set."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from stemdeck.cli.main import app
+from stemdeck.eq.checkpoints import load_model
+from stemdeck.eq.features import WINDOW_FRAMES, to_model_rate
+from stemdeck.eq.filters import apply_eq
+from stemdeck.training.eq_data import (
+    PREROLL,
+    SEGMENT,
+    SOURCE_RATE,
+    ExampleSampler,
+    collect_windows,
+    damage,
+)
+from stemdeck.training.eq_eval import damage_draws
+from tests.test_training_separator import make_musdb_hq
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    return make_musdb_hq(
+        tmp_path / "data",
+        {"A - One": "train", "B - Two": "train", "C - Three": "valid"},
+        seconds=4.0,
+    )
+
+
+def test_training_damage_matches_damaging_the_whole_stem() -> None:
+    """A training window is what inference sees of a stem damaged as a whole: the same
+    filters at 44.1 kHz, the same resampler, settled by the pre-roll."""
+    rng = np.random.default_rng(0)
+    stem = rng.normal(0, 0.1, SEGMENT + SOURCE_RATE).astype(np.float32)
+    gains = torch.tensor([[7.0, -9.0, 10.0]], dtype=torch.float64)
+    window = damage(torch.from_numpy(stem[:SEGMENT])[None], gains)[0].numpy()
+    whole = to_model_rate(apply_eq(stem, SOURCE_RATE, gains[0].numpy()), SOURCE_RATE)
+    start = PREROLL // 2
+    reference = whole[start : start + WINDOW_FRAMES]
+    assert window.shape == (WINDOW_FRAMES,)
+    assert np.abs(window - reference).max() < 1e-3 * np.abs(reference).max()
+
+
+def test_windows_skip_silent_stems_and_samples_are_reproducible(dataset: Path) -> None:
+    silent = dataset / "train" / "A - One" / "vocals.wav"
+    from stemdeck.common.audio import write_audio
+
+    write_audio(silent, np.zeros((2, 4 * 44100), np.float32), bit_depth=32)
+    bank = collect_windows([dataset], "train", 2, seed=0, log=lambda _: None)
+    assert bank.audio.shape == (14, SEGMENT)  # 2 tracks x 4 stems, one silent; 2 slots each
+    assert "A - One/vocals" not in bank.labels
+    sampler = ExampleSampler(bank)
+    first = sampler.draw(5, torch.Generator().manual_seed(3))
+    again = sampler.draw(5, torch.Generator().manual_seed(3))
+    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    assert first[1].abs().max() <= 10.0
+    windows, _, targets = sampler.build(*first)
+    assert windows.shape == (5, WINDOW_FRAMES) and torch.equal(targets, (-first[1]).float())
+    np.testing.assert_array_equal(damage_draws(1, 2, 3, 4), damage_draws(1, 2, 3, 4))
+    assert not np.array_equal(damage_draws(1, 2, 3, 4), damage_draws(1, 2, 0, 4))
+
+
+def test_train_then_eval_from_the_command_line(dataset: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train", "eq", "--data", str(dataset), "--out", str(run), "--batch", "4",
+            "--valid-every", "2", "--windows-per-stem", "1", "--no-bf16"]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    for name in ("best.pt", "state.pt", "history.csv", "loss.png"):
+        assert (run / name).is_file(), name
+    resumed = CliRunner().invoke(app, [*args, "--steps", "4"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed at step 2" in resumed.output
+    with (run / "history.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    assert {"valid_mae", "mae_low", "mae_mid", "mae_high"} <= set(rows[0])
+    loaded = load_model(run / "best.pt")
+    assert loaded.config.variant == "stem-aware"
+    assert loaded.metadata["history"]
+
+    out = tmp_path / "eval"
+    result = CliRunner().invoke(
+        app, ["eval", "eq", "--data", str(dataset), "--split", "valid", "--model",
+              str(run / "best.pt"), "--draws", "2", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "per 3 s window" in result.output
+    for name in ("band_errors.png", "loss.png", "results.md", "errors.csv"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["cases"] == 8  # 4 stems x 2 draws
+    assert set(summary["mae_per_stem"]) == {"low", "mid", "high", "overall"}
+
+
+def test_train_eq_names_a_bad_dataset(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", "eq", "--data", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert "error:" in result.output and "does not exist" in result.output
+    bad = CliRunner().invoke(app, ["train", "eq", "--data", str(tmp_path), "--variant", "big"])
+    assert bad.exit_code == 2 and "seed, stem-aware" in bad.output

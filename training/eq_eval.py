@@ -1,0 +1,317 @@
+"""Held-out evaluation of an Auto-EQ model: damage whole stems, ask for the correction, score it.
+
+Every non-silent stem of every track of a split is damaged `draws` times with seeded random
+gains in [-10, +10] dB per band (the same gains for the same seed, track and stem, so figures
+reproduce), through the shared EQ at 44.1 kHz. `predict_eq` then judges the whole damaged stem
+as it would in use (windows across it, median). Reported per band and overall:
+
+- MAE per stem: |recommended - inverse damage| for the whole-stem recommendation;
+- MAE per window: the same for every single 3 s window's raw prediction (the seed's 3.32 dB is
+  a per-clip figure, so this is the one to set beside it);
+- the undo rate: how often applying the recommendation brings the stem's spectrum closer to the
+  clean stem's than the damaged one was (`spectral_distance`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stemdeck.eq.features import SILENCE_DB
+from stemdeck.eq.filters import BAND_NAMES, DAMAGE_RANGE_DB, apply_eq
+from stemdeck.eq.model import STEMS, EqNet
+from stemdeck.eq.predict import predict_eq
+from stemdeck.training.musdb import find_tracks
+
+RATE = 44100
+#: Third-octave band centres of `spectral_distance`, 31.5 Hz to 16 kHz.
+_CENTRES = 1000.0 * 2.0 ** (np.arange(-15, 13) / 3.0)
+_FFT = 4096
+
+
+def band_levels(audio: np.ndarray, sample_rate: int = RATE) -> np.ndarray:
+    """Long-term power (dB, no floor) of mono `audio` in third-octave bands 31.5 Hz - 16 kHz:
+    the mean power spectrum of Hann-windowed 4096-sample frames (hop 2048), summed per band."""
+    signal = np.asarray(audio, dtype=np.float64)
+    if signal.shape[-1] < _FFT:
+        signal = np.pad(signal, (0, _FFT - signal.shape[-1]))
+    frames = np.lib.stride_tricks.sliding_window_view(signal, _FFT)[:: _FFT // 2]
+    power = (np.abs(np.fft.rfft(frames * np.hanning(_FFT), axis=-1)) ** 2).mean(axis=0)
+    freqs = np.fft.rfftfreq(_FFT, 1.0 / sample_rate)
+    edges = np.stack([_CENTRES * 2 ** (-1 / 6), _CENTRES * 2 ** (1 / 6)], axis=-1)
+    bands = np.array([power[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in edges])
+    return 10.0 * np.log10(np.maximum(bands, 1e-30))
+
+
+#: Third-octave bands (by centre, Hz) where each EQ band acts: what "the stem has content in
+#: this band" means for `band_shares_db`.
+BAND_REGIONS = {"low": (31.5, 125.0), "mid": (630.0, 1600.0), "high": (6300.0, 16000.0)}
+#: A band whose region holds less than this share of a stem's energy barely changes the stem
+#: whatever its gain, so its error says little about the model (reported separately).
+PRESENT_DB = -30.0
+
+
+def band_shares_db(audio: np.ndarray, sample_rate: int = RATE) -> np.ndarray:
+    """Share (dB) of the stem's energy in each EQ band's region (`BAND_REGIONS`), (3,)."""
+    power = 10.0 ** (band_levels(audio, sample_rate) / 10.0)
+    centres = _CENTRES
+    shares = []
+    for band in BAND_NAMES:
+        low, high = BAND_REGIONS[band]
+        inside = power[(centres >= low * 0.99) & (centres <= high * 1.01)].sum()
+        shares.append(10.0 * np.log10(max(inside / max(power.sum(), 1e-30), 1e-30)))
+    return np.array(shares)
+
+
+def spectral_distance(reference: np.ndarray, audio: np.ndarray, sample_rate: int = RATE) -> float:
+    """Mean absolute difference in dB between the third-octave band levels (31.5 Hz - 16 kHz)
+    of `audio` and `reference` (mono, same rate). Bands more than 100 dB below the reference's
+    loudest band count as that floor in both, so empty bands do not dominate."""
+    ref = band_levels(reference, sample_rate)
+    floor = ref.max() - 100.0
+    return float(
+        np.mean(np.abs(np.maximum(band_levels(audio, sample_rate), floor) - np.maximum(ref, floor)))
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One damaged stem and what the model made of it."""
+
+    track: str
+    stem: str
+    draw: int
+    damage_db: np.ndarray  # (3,) gains applied
+    predicted_db: np.ndarray  # (3,) recommended correction (whole stem)
+    window_errors: np.ndarray  # (windows, 3) raw per-window prediction minus the target
+    distance_damaged: float
+    distance_corrected: float
+    band_shares_db: np.ndarray  # (3,) the clean stem's energy share in each band's region
+
+    @property
+    def errors(self) -> np.ndarray:
+        return self.predicted_db + self.damage_db  # the target is -damage
+
+
+def damage_draws(seed: int, track_index: int, stem_index: int, draws: int) -> np.ndarray:
+    """The (draws, 3) seeded damage of one stem: the same for the same arguments everywhere."""
+    rng = np.random.default_rng([seed, track_index, stem_index])
+    return rng.uniform(-DAMAGE_RANGE_DB, DAMAGE_RANGE_DB, size=(draws, len(BAND_NAMES)))
+
+
+def _is_silent(mono: np.ndarray) -> bool:
+    return 10 * np.log10(max(float(np.mean(mono.astype(np.float64) ** 2)), 1e-20)) <= SILENCE_DB
+
+
+def evaluate_cases(
+    root: Path | str,
+    split: str,
+    model: EqNet,
+    draws: int = 4,
+    seed: int = 0,
+    max_seconds: float | None = None,
+    max_tracks: int | None = None,
+    log: Callable[[str], None] = print,
+) -> list[Case]:
+    """Damage every non-silent stem of the split `draws` times and run `predict_eq` on each."""
+    from stemdeck.eq.predict import EqInputError
+
+    tracks = find_tracks(root, split)[:max_tracks]
+    cases: list[Case] = []
+    index = 0
+    while tracks:  # popped, so a decoded .stem.mp4 is freed once scored
+        track = tracks.pop(0)
+        stop = None if max_seconds is None else round(max_seconds * RATE)
+        for stem_index, stem in enumerate(STEMS):
+            clean = track.read(stem, 0, stop).mean(axis=0, dtype=np.float32)
+            if _is_silent(clean):
+                continue
+            shares = band_shares_db(clean)
+            for draw, gains in enumerate(damage_draws(seed, index, stem_index, draws)):
+                damaged = apply_eq(clean, RATE, gains)
+                try:
+                    prediction = predict_eq(damaged, RATE, stem, model)
+                except EqInputError:  # only silent or too-short stems: nothing to judge
+                    break
+                predicted = np.array([prediction.gains_db[b] for b in BAND_NAMES])
+                corrected = apply_eq(damaged, RATE, predicted)
+                cases.append(
+                    Case(
+                        track.name,
+                        stem,
+                        draw,
+                        gains,
+                        predicted,
+                        prediction.window_gains_db + gains,
+                        spectral_distance(clean, damaged),
+                        spectral_distance(clean, corrected),
+                        shares,
+                    )
+                )
+        index += 1
+        log(f"{index} tracks scored ({len(cases)} damaged stems)")
+    return cases
+
+
+def summarise(cases: list[Case]) -> dict[str, Any]:
+    """MAE per band and overall (per stem and per window), by stem kind, and the undo rate."""
+    if not cases:
+        raise ValueError("nothing to evaluate: every stem of the split is silent")
+
+    def mae(errors: np.ndarray) -> dict[str, float]:
+        result = {b: round(float(np.abs(errors[:, i]).mean()), 3) for i, b in enumerate(BAND_NAMES)}
+        result["overall"] = round(float(np.abs(errors).mean()), 3)
+        return result
+
+    stem_errors = np.stack([c.errors for c in cases])
+    window_errors = np.concatenate([c.window_errors for c in cases])
+    better = np.array([c.distance_corrected < c.distance_damaged for c in cases])
+    by_stem = {}
+    for stem in STEMS:
+        chosen = [c for c in cases if c.stem == stem]
+        if chosen:
+            by_stem[stem] = {"cases": len(chosen), **mae(np.stack([c.errors for c in chosen]))}
+    shares = np.stack([c.band_shares_db for c in cases])
+    present = {}
+    for i, band in enumerate(BAND_NAMES):
+        chosen = shares[:, i] >= PRESENT_DB
+        present[band] = {
+            "cases": int(chosen.sum()),
+            "mae": round(float(np.abs(stem_errors[chosen, i]).mean()), 3) if chosen.any() else None,
+            "mae_absent": (
+                round(float(np.abs(stem_errors[~chosen, i]).mean()), 3) if (~chosen).any() else None
+            ),
+        }
+    return {
+        "cases": len(cases),
+        "stems": len({(c.track, c.stem) for c in cases}),
+        "tracks": len({c.track for c in cases}),
+        "windows": len(window_errors),
+        "mae_per_stem": mae(stem_errors),
+        "mae_per_window": mae(window_errors),
+        "mae_by_stem_kind": by_stem,
+        "zero_prediction_mae": mae(np.stack([c.damage_db for c in cases])),
+        "mae_per_stem_where_band_present": present,
+        "undo_rate": round(float(better.mean()), 4),
+        "median_distance_damaged_db": round(
+            float(np.median([c.distance_damaged for c in cases])), 3
+        ),
+        "median_distance_corrected_db": round(
+            float(np.median([c.distance_corrected for c in cases])), 3
+        ),
+    }
+
+
+def write_report(
+    cases: list[Case], summary: dict[str, Any], out: Path, title: str, history: list | None
+) -> None:
+    """errors.csv, results.json, results.md, band_errors.png and, given the model's training
+    history, loss.png (the seed's two figures)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "errors.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["track", "stem", "draw"]
+            + [f"damage_{b}" for b in BAND_NAMES]
+            + [f"predicted_{b}" for b in BAND_NAMES]
+            + ["windows", "distance_damaged", "distance_corrected"]
+            + [f"share_db_{b}" for b in BAND_NAMES]
+        )
+        for c in cases:
+            writer.writerow(
+                [c.track, c.stem, c.draw]
+                + [round(float(v), 3) for v in (*c.damage_db, *c.predicted_db)]
+                + [
+                    len(c.window_errors),
+                    round(c.distance_damaged, 3),
+                    round(c.distance_corrected, 3),
+                ]
+                + [round(float(v), 2) for v in c.band_shares_db]
+            )
+    (out / "results.json").write_text(json.dumps({"title": title, **summary}, indent=2) + "\n")
+    (out / "results.md").write_text(markdown(summary, title))
+    plot_band_errors(cases, out / "band_errors.png", title)
+    if history:
+        from stemdeck.training.eq import plot_history
+
+        plot_history(history, out / "loss.png")
+
+
+def markdown(summary: dict[str, Any], title: str) -> str:
+    head = "| | " + " | ".join(BAND_NAMES) + " | overall |\n|---|" + "---:|" * 4 + "\n"
+
+    def row(name: str, values: dict[str, float]) -> str:
+        cells = " | ".join(f"{values[k]:.2f}" for k in (*BAND_NAMES, "overall"))
+        return f"| {name} | {cells} |\n"
+
+    lines = [
+        f"### {title}\n\n",
+        f"{summary['cases']} damaged stems ({summary['stems']} stems of {summary['tracks']} "
+        f"tracks), {summary['windows']} windows. MAE in dB:\n\n",
+        head,
+        row("per stem (median of windows)", summary["mae_per_stem"]),
+        row("per 3 s window", summary["mae_per_window"]),
+        *(row(f"per stem: {k} ({v['cases']})", v) for k, v in summary["mae_by_stem_kind"].items()),
+        row("predicting 0 dB (no model)", summary["zero_prediction_mae"]),
+        _present_row(summary["mae_per_stem_where_band_present"]),
+        f"\nCorrection brings the spectrum closer to the clean stem in "
+        f"{summary['undo_rate']:.1%} of cases (median third-octave distance "
+        f"{summary['median_distance_damaged_db']:.2f} dB damaged -> "
+        f"{summary['median_distance_corrected_db']:.2f} dB corrected).\n",
+    ]
+    return "".join(lines)
+
+
+def _present_row(present: dict[str, dict[str, Any]]) -> str:
+    def cell(entry: dict[str, Any], key: str) -> str:
+        value = entry[key]
+        return "-" if value is None else f"{value:.2f}"
+
+    cells = " | ".join(
+        f"{cell(present[b], 'mae')} ({present[b]['cases']}) / {cell(present[b], 'mae_absent')}"
+        for b in BAND_NAMES
+    )
+    return (
+        f"| per stem, band region holding >= {PRESENT_DB:g} dB of the stem's energy "
+        f"(cases) / the rest | {cells} | |\n"
+    )
+
+
+def plot_band_errors(cases: list[Case], png: Path, title: str) -> None:
+    """MAE per band for each stem kind, and recommended vs ideal correction per band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = [s for s in STEMS if any(c.stem == s for c in cases)] + ["all"]
+    figure, (bars, scatter) = plt.subplots(1, 2, figsize=(12, 4.2))
+    width = 0.8 / len(kinds)
+    for k, kind in enumerate(kinds):
+        chosen = [c for c in cases if kind in ("all", c.stem)]
+        values = np.abs(np.stack([c.errors for c in chosen])).mean(axis=0)
+        bars.bar(np.arange(3) + (k - (len(kinds) - 1) / 2) * width, values, width, label=kind)
+    bars.set_xticks(range(3), [f"{b}" for b in BAND_NAMES])
+    bars.set(ylabel="MAE (dB)", title="error per band (whole-stem recommendation)")
+    bars.legend(fontsize=8)
+    for i, band in enumerate(BAND_NAMES):
+        ideal = [-c.damage_db[i] for c in cases]
+        scatter.scatter(ideal, [c.predicted_db[i] for c in cases], s=6, alpha=0.5, label=band)
+    limit = DAMAGE_RANGE_DB + 2
+    scatter.plot([-limit, limit], [-limit, limit], color="grey", linewidth=0.8)
+    scatter.set(
+        xlabel="ideal correction (dB)", ylabel="recommended (dB)", title="recommended vs ideal"
+    )
+    scatter.legend(fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    partial = png.with_name(png.name + ".part.png")
+    figure.savefig(partial, dpi=80)
+    plt.close(figure)
+    partial.replace(png)
