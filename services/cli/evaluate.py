@@ -85,3 +85,36 @@ def eq(
         raise typer.Exit(1) from None
     out_console.print((out / "results.md").read_text())
     out_console.print(f"per-case errors and figures in {escape(str(out))}")
+
+
+@app.command("genre")
+def genre(
+    data: Annotated[Path, typer.Option(help="GTZAN layout: ROOT/genres_original/<genre>/*.wav.")],
+    model: Annotated[
+        str, typer.Option(help="Bundled GenreNet name or an artefact folder.")
+    ] = "default",
+    split: Annotated[
+        str, typer.Option(help="test, valid, train, or all (a held-out corpus).")
+    ] = "test",
+    out: Annotated[
+        Path,
+        typer.Option(help="results.json, results.md, predictions.csv, confusion.png, pca.png."),
+    ] = Path("eval/genre"),
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Feature processes.")] = 1,
+) -> None:
+    """Accuracy, per-class F1, confusion matrix and feature PCA of GenreNet on GTZAN clips."""
+    from stemdeck.genre.model import GenreModelError, load_artefact
+    from stemdeck.training.datasets import DatasetError
+    from stemdeck.training.genre_eval import evaluate_genre
+
+    if split not in ("train", "valid", "test", "all"):
+        raise typer.BadParameter("use train, valid, test or all", param_hint="--split")
+    try:
+        artefact = load_artefact(model)
+        title = f"GenreNet ({model}) on {data.name} ({split})"
+        evaluate_genre(artefact, data, split, out, title, jobs, log=lambda m: err.print(escape(m)))
+    except (DatasetError, GenreModelError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    out_console.print((out / "results.md").read_text())
+    out_console.print(f"figures and predictions in {escape(str(out))}")

@@ -7,6 +7,7 @@ import typer
 from stemdeck.cli import evaluate, models, train
 from stemdeck.cli.client import status, submit
 from stemdeck.cli.eq import eq
+from stemdeck.cli.genre import analyze, genre, profile
 from stemdeck.cli.separate import separate
 from stemdeck.cli.serve import serve
 from stemdeck.cli.synth import synth, synth_check, synth_genres
@@ -19,6 +20,9 @@ app = typer.Typer(
 )
 app.command()(separate)
 app.command()(eq)
+app.command()(genre)
+app.command()(analyze)
+app.command()(profile)
 app.add_typer(models.app, name="models")
 app.add_typer(train.app, name="train")
 app.add_typer(evaluate.app, name="eval")

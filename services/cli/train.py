@@ -250,3 +250,38 @@ def eq(
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     err.print(f"best model: {best}")
+
+
+@app.command("genre")
+def genre(
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="GTZAN layout: ROOT/genres_original/<genre>/*.wav (or ROOT/<genre>/*.wav); "
+            "split per genre 80/10/10 in file-name order."
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Artefact folder: genrenet.keras, scaler.json, labels.json, metadata.json, "
+            "history.csv, loss.png, features.csv (cache)."
+        ),
+    ] = Path("runs/genre"),
+    epochs: Annotated[int, typer.Option(min=1)] = 50,
+    batch: Annotated[int, typer.Option(min=1)] = 128,
+    lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option()] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Feature processes.")] = 1,
+) -> None:
+    """Train GenreNet (Keras) on the seed's 26 features; the scaler sees training rows only."""
+    from stemdeck.training.datasets import DatasetError
+    from stemdeck.training.genre import GenreTrainSettings, train_genre
+
+    settings = GenreTrainSettings(epochs=epochs, batch=batch, lr=lr, seed=seed, jobs=jobs)
+    try:
+        train_genre(data, out, settings, log=lambda m: err.print(escape(m)))
+    except DatasetError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    err.print(f"GenreNet artefact: {escape(str(out))}")
