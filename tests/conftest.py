@@ -1,7 +1,8 @@
-"""Fixtures shared by the separator tests: a tiny random model and generated songs."""
+"""Shared fixtures: a tiny random separator, generated songs, and Redis and S3 servers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from stemdeck.common.audio import write_audio
 from stemdeck.separator.checkpoints import save_checkpoint
 from stemdeck.separator.config import TasNetConfig
 from stemdeck.separator.model import ConvTasNet
+from tests.servers import Server, moto_server, redis_server
 
 SHARED_AUDIO = Path(__file__).resolve().parents[1].parent / "shared" / "audio"
 #: Small enough to run a minute of audio in a second or two; same architecture as the real one.
@@ -48,3 +50,17 @@ def song_wav(tmp_path: Path) -> Path:
     path = tmp_path / "song.wav"
     write_audio(path, make_song(3.0))
     return path
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real Redis server of the test module's own, on a free loopback port."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[Server]:
+    """A real S3 endpoint (moto_server) of the test module's own, on a free loopback port."""
+    with moto_server() as server:
+        yield server

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,20 +31,7 @@ from stemdeck.common.jobstore import (
 )
 from stemdeck.common.settings import Settings
 from stemdeck.common.storage import LocalStorage, ObjectMissing, S3Storage
-from tests.servers import Server, moto_server, redis_server
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[Server]:
-    with moto_server() as server:
-        yield server
-
+from tests.servers import Server, redis_server
 
 # --- settings -------------------------------------------------------------------------------
 

@@ -12,20 +12,8 @@ import redis as redis_client
 from stemdeck.common import celery_app
 from stemdeck.common.jobs import InputInfo, Job, JobOptions, JobStatus, StageStatus
 from stemdeck.common.settings import Settings
-from tests.servers import Server, moto_server, redis_server
+from tests.servers import Server
 from tests.service_env import ServiceEnv, service_env, wait_for
-
-
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[Server]:
-    with moto_server() as server:
-        yield server
 
 
 @pytest.fixture
