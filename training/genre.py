@@ -149,9 +149,15 @@ def extract_features(
     return result
 
 
-def split_rows(rows: FeatureRows, split: str) -> tuple[np.ndarray, np.ndarray, list[GenreClip]]:
-    """(features, label indices, clips) of `split` ("train", "valid", "test" or "all")."""
-    chosen = rows.clips if split == "all" else split_clips(rows.clips, split)
+def split_rows(
+    rows: FeatureRows, split: str, clips: Sequence[GenreClip]
+) -> tuple[np.ndarray, np.ndarray, list[GenreClip]]:
+    """(features, label indices, clips) of `split` ("train", "valid", "test" or "all").
+
+    The split is decided on `clips`, every clip found, by file name alone; clips that could
+    not be read then drop out of their own split without moving the others' boundaries.
+    """
+    chosen = list(clips) if split == "all" else split_clips(list(clips), split)
     x, kept = rows.select(chosen)
     y = np.array([GENRES.index(c.genre) for c in kept], dtype=np.int64)
     return x, y, kept
@@ -169,9 +175,9 @@ def train_genre(
     out = Path(out)
     clips = find_gtzan(data)
     rows = extract_features(clips, settings.jobs, out / "features.csv", log)
-    x_train, y_train, train_clips = split_rows(rows, "train")
-    x_valid, y_valid, _ = split_rows(rows, "valid")
-    x_test, y_test, _ = split_rows(rows, "test")
+    x_train, y_train, train_clips = split_rows(rows, "train", clips)
+    x_valid, y_valid, _ = split_rows(rows, "valid", clips)
+    x_test, y_test, _ = split_rows(rows, "test", clips)
     if len(x_train) < 2 or len(x_valid) == 0:
         raise DatasetError(f"{data} has too few readable clips to train and validate")
     # The fix for the seed's leak: the scaler sees the training rows and nothing else.

@@ -16,7 +16,7 @@ from stemdeck.genre.predict import predict_features
 from stemdeck.training.datasets import DatasetError
 from stemdeck.training.genre import extract_features, split_rows
 from stemdeck.training.genre_plots import confusion_png, pca_png
-from stemdeck.training.gtzan import GENRES, find_gtzan
+from stemdeck.training.gtzan import GENRES, find_gtzan, split_clips
 
 Log = Callable[[str], None]
 
@@ -58,8 +58,10 @@ def evaluate_genre(
         raise DatasetError(f"the model's labels {artefact.labels} are not GTZAN's ten genres")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = extract_features(find_gtzan(data), jobs, None, log)
-    x, y, clips = split_rows(rows, split)
+    found = find_gtzan(data)
+    chosen = found if split == "all" else split_clips(found, split)
+    rows = extract_features(chosen, jobs, None, log)
+    x, y, clips = split_rows(rows, "all", chosen)
     if len(x) == 0:
         raise DatasetError(f"no readable clips in the {split} split of {data}")
     probabilities = predict_features(artefact, x)

@@ -129,17 +129,21 @@ def feature_means_png(
     counts: dict[str, int],
     path: Path,
     title: str,
+    order: Sequence[str] | None = None,
 ) -> Path:
-    """One bar panel per (feature key, axis label) with each genre's mean, in real units."""
+    """One bar panel per (feature key, axis label) with each genre's mean, in real units and
+    written on the bar; colours follow `order` (all labels), as in the other charts."""
     plt = _pyplot()
     genres = [g for g in means if counts.get(g)]
     cols = 3
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(13, 3.6 * rows), squeeze=False)
-    colours = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(means)}
+    colours = {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(order or means)}
     for ax, (key, label) in zip(axes.flat, panels, strict=False):
         values = [means[g][key] for g in genres]
-        ax.bar(genres, values, color=[colours[g] for g in genres])
+        bars = ax.bar(genres, values, color=[colours[g] for g in genres])
+        ax.bar_label(bars, [f"{v:.0f}" for v in values], fontsize=7, padding=1)
+        ax.margins(y=0.12)
         ax.set_title(label, fontsize=10)
         ax.tick_params(axis="x", rotation=45, labelsize=8)
         ax.grid(axis="y", alpha=0.3)

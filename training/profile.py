@@ -193,6 +193,7 @@ def profile_dataset(
         counts,
         out / "genre_features.png",
         f"Mean features per pseudo-genre, {name}",
+        labels,
     )
     matrix = np.array([[r[f] for f in FEATURE_NAMES] for r in rows])
     pca_png(
