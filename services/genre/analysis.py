@@ -150,7 +150,7 @@ def beats(y: np.ndarray, sr: int = ANALYSIS_RATE) -> tuple[float, np.ndarray]:
     """(tempo in BPM, beat times in seconds) of mono audio.
 
     librosa's tracker picks its tempo from an autocorrelation whose lags are whole onset
-    frames, so on its own it is quantised (at 160 BPM one frame of 512 samples is 3 %). The
+    frames, so on its own it is quantised (with a hop of 512 samples, up to 3 % off at 160 BPM). The
     tempo reported is instead the least-squares slope of the tracked beat times against their
     index: the mean beat period over the whole track, free of that grid.
     """
