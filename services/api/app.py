@@ -31,8 +31,6 @@ from stemdeck.common.jobstore import JobNotFound, JobStoreError, open_job_store
 from stemdeck.common.settings import Settings, get_settings
 from stemdeck.common.storage import (
     ObjectMissing,
-    S3Storage,
-    Storage,
     StorageError,
     open_storage,
 )
@@ -40,25 +38,6 @@ from stemdeck.common.storage import (
 log = logging.getLogger(__name__)
 #: The built web app (`npm run build` in frontend/), served at / when present.
 FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
-
-
-def _open_storage(settings: Settings) -> Storage:
-    """The configured storage; an S3 endpoint that is down at start-up is reported by /readyz
-    instead of keeping the API from starting."""
-    try:
-        return open_storage(settings)
-    except Exception as exc:
-        if settings.storage != "s3":
-            raise
-        log.warning("object storage not reachable at start-up: %s", exc)
-        return S3Storage(
-            settings.s3_bucket,
-            settings.s3_endpoint,
-            settings.s3_public_endpoint,
-            settings.s3_region,
-            settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
-            settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
-        )
 
 
 class _SpaFiles(StaticFiles):
@@ -143,7 +122,7 @@ def create_app(settings: Settings | None = None, frontend_dir: Path | None = Non
     services = Services(
         settings=settings,
         store=open_job_store(settings),
-        storage=_open_storage(settings),
+        storage=open_storage(settings),
         celery=make_app(settings),
         limiter=RateLimiter(settings.rate_limit_per_minute),
         metrics=metrics,

@@ -8,6 +8,7 @@ so a reader never sees half a stem.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from typing import IO, Protocol
 from stemdeck.common.settings import Settings
 
 CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 
 class StorageError(RuntimeError):
@@ -290,7 +292,9 @@ class _errors:
 
 
 def open_storage(settings: Settings) -> Storage:
-    """The backend the settings name (`STEMDECK_STORAGE=local|s3`)."""
+    """The backend the settings name (`STEMDECK_STORAGE=local|s3`). An S3 endpoint that is down
+    at start-up does not stop a process from starting: `check()` (and /readyz) reports it, and
+    tasks retry their storage calls."""
     if settings.storage == "s3":
         storage = S3Storage(
             settings.s3_bucket,
@@ -300,6 +304,9 @@ def open_storage(settings: Settings) -> Storage:
             settings.s3_access_key.get_secret_value() if settings.s3_access_key else None,
             settings.s3_secret_key.get_secret_value() if settings.s3_secret_key else None,
         )
-        storage.ensure_bucket()
+        try:
+            storage.ensure_bucket()
+        except Exception as exc:  # botocore raises several kinds; readiness checks report it
+            log.warning("object storage not reachable at start-up: %s", exc)
         return storage
     return LocalStorage(settings.data_dir / "objects")
