@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -70,6 +71,37 @@ def api_process(env: dict[str, str], log: Path) -> Iterator[tuple[str, subproces
         process.terminate()
         try:
             process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def serve_process(
+    env: dict[str, str], data: Path, log: Path, *options: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`stemdeck serve --data DATA [OPTIONS]` (the API and its three workers) as a child
+    process; stopped with Ctrl-C (SIGINT) like a person would, killed only if that fails."""
+    port = free_port()
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "stemdeck.cli.main", "serve"),
+                *("--port", str(port), "--data", str(data), *options),
+            ],
+            env={**os.environ, **env},
+            cwd=data,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, process, 90)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

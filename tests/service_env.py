@@ -1,4 +1,6 @@
-"""A whole service environment for tests: Redis, moto S3, settings and Celery worker processes."""
+"""A whole service environment for tests, on either backend the product ships: Redis + moto S3
+(what compose runs) or the embedded one (SQLite broker and job store, a local folder; what
+`stemdeck serve` runs). Settings, in-process clients and Celery worker processes."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from stemdeck.common.jobs import Job
 from stemdeck.common.jobstore import JobStore, open_job_store
 from stemdeck.common.settings import Settings
 from stemdeck.common.storage import Storage, open_storage
+from tests.servers import free_port
 
 
 @dataclass
@@ -23,7 +26,14 @@ class ServiceEnv:
 
     env: dict[str, str]
     data_dir: Path
+    #: A broker nobody consumes from (jobs sent there stay queued) and one that cannot answer.
+    idle_broker: str = ""
+    dead_broker: str = ""
     workers: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def embedded(self) -> bool:
+        return self.env["STEMDECK_JOB_STORE"] == "sqlite"
 
     def settings(self) -> Settings:
         saved = os.environ.copy()
@@ -40,7 +50,9 @@ class ServiceEnv:
     def storage(self) -> Storage:
         return open_storage(self.settings())
 
-    def start_worker(self, role: str, *extra: str) -> subprocess.Popen:
+    def start_worker(
+        self, role: str, *extra: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         log = (self.data_dir / f"worker-{role}-{len(self.workers)}.log").open("w")
         process = subprocess.Popen(
             [
@@ -53,7 +65,7 @@ class ServiceEnv:
                 "info",
                 *extra,
             ],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -73,7 +85,9 @@ class ServiceEnv:
         self.workers.clear()
 
     def worker_logs(self) -> str:
-        return "\n".join(p.read_text() for p in sorted(self.data_dir.glob("worker-*.log")))
+        """Logs of the workers started here and of those `stemdeck serve` started."""
+        logs = [*self.data_dir.glob("worker-*.log"), *self.data_dir.glob("logs/worker-*.log")]
+        return "\n".join(p.read_text() for p in sorted(logs))
 
 
 def wait_for(
@@ -104,8 +118,29 @@ def service_env(data_dir: Path, redis_url: str, s3_url: str) -> Iterator[Service
         "STEMDECK_S3_SECRET_KEY": "test",
         "STEMDECK_DEVICE": "cpu",
     }
-    data_dir.mkdir(parents=True, exist_ok=True)
-    service = ServiceEnv(env, data_dir)
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    with _running(ServiceEnv(env, data_dir, redis_url.replace("/0", "/3"), dead)) as service:
+        yield service
+
+
+@contextlib.contextmanager
+def embedded_env(data_dir: Path) -> Iterator[ServiceEnv]:
+    """The backends of `stemdeck serve`: everything in `data_dir`, no server processes."""
+    env = {
+        "STEMDECK_DATA_DIR": str(data_dir),
+        "STEMDECK_JOB_STORE": "sqlite",
+        "STEMDECK_STORAGE": "local",
+        "STEMDECK_DEVICE": "cpu",
+    }
+    idle = f"sqla+sqlite:///{data_dir / 'idle-broker.sqlite'}"
+    dead = f"sqla+sqlite:///{data_dir / 'no-such-folder' / 'broker.sqlite'}"
+    with _running(ServiceEnv(env, data_dir, idle, dead)) as service:
+        yield service
+
+
+@contextlib.contextmanager
+def _running(service: ServiceEnv) -> Iterator[ServiceEnv]:
+    service.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         yield service
     finally:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import psutil
 
-from tests.api_env import poll, separated, song_file
-from tests.servers import free_port, wait_for_port
+from tests.api_env import poll, separated, serve_process, song_file
 
 
 def _gone(pid: int) -> bool:
@@ -27,24 +24,12 @@ def _gone(pid: int) -> bool:
 def test_serve_separates_a_job_and_stops_with_its_workers(
     tmp_path: Path, tiny_model_path: Path
 ) -> None:
-    data, port = tmp_path / "data", free_port()
+    data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEMDECK_")}
     env |= {"STEMDECK_MODEL_DIR": os.environ["STEMDECK_MODEL_DIR"], "STEMDECK_DEVICE": "cpu"}
+    data.mkdir()
     log = tmp_path / "serve.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "stemdeck.cli.main", "serve"),
-                *("--port", str(port), "--data", str(data)),
-            ],
-            env=env,
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, process, 90)
-        url = f"http://127.0.0.1:{port}"
+    with serve_process(env, data, log) as (url, process):
         with httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/healthz").json() == {"status": "ok"}
             assert client.get("/readyz").status_code == 200, client.get("/readyz").text
@@ -63,18 +48,12 @@ def test_serve_separates_a_job_and_stops_with_its_workers(
             assert stem.status_code == 206 and stem.content == b"RIFF"
         assert (data / "jobs.sqlite").is_file() and (data / "broker.sqlite").is_file()
         assert (data / "objects" / "jobs" / job_id / "stems" / "vocals.wav").is_file()
-        output = log.read_text()
-        assert f"StemDeck is running at {url}" in output
+        assert f"StemDeck is running at {url}" in log.read_text()
         children = psutil.Process(process.pid).children(recursive=True)
         assert children, "no worker processes were started"
-    finally:
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
-        try:
-            code = process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        code = process.wait(30)
     stopped = time.monotonic() - started
     assert code == 0, log.read_text()
     assert stopped < 15, f"stopping took {stopped:.1f} s"

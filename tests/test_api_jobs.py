@@ -1,9 +1,11 @@
-"""The API over HTTP (uvicorn) with a real separator worker process, on Redis + moto S3: jobs
-and albums are submitted, separated and served; keys, limits, cancel, delete, expiry, events,
-webhooks, readiness and metrics."""
+"""The API over HTTP (uvicorn) with a real separator worker process, once on Redis + moto S3 and
+once on the embedded backends of `stemdeck serve` (SQLite, local folder): jobs and albums are
+submitted, separated and served; keys, limits, cancel, delete, expiry, events, webhooks,
+readiness and metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
@@ -24,7 +26,7 @@ from stemdeck.common.jobs import Job
 from stemdeck.common.settings import Settings
 from tests.api_env import api_thread, poll, separated, settings_with, song_file, tagged_song
 from tests.servers import Server, free_port, moto_server, redis_server
-from tests.service_env import ServiceEnv, service_env
+from tests.service_env import ServiceEnv, embedded_env, service_env
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +35,19 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, redis: Server) -> Iterator[ServiceEnv]:
-    with (
-        moto_server() as s3,
-        service_env(tmp_path_factory.mktemp("data"), redis.url, s3.url) as env,
-    ):
-        env.storage()  # creates the bucket
+@pytest.fixture(scope="module", params=["redis-s3", "embedded"])
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceEnv]:
+    data = tmp_path_factory.mktemp("data")
+    with contextlib.ExitStack() as stack:
+        if request.param == "embedded":
+            env = stack.enter_context(embedded_env(data))
+        else:
+            redis: Server = request.getfixturevalue("redis")
+            s3 = stack.enter_context(moto_server())
+            env = stack.enter_context(service_env(data, redis.url, s3.url))
+        env.storage()  # creates the bucket or the folder
         env.start_worker("separate")
         yield env
 
@@ -56,9 +64,9 @@ def api(base: Settings) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def idle_api(base: Settings, redis: Server) -> Iterator[httpx.Client]:
-    """An API whose queue no worker reads (another Redis database): its jobs stay queued."""
-    settings = settings_with(base, broker_url=redis.url.replace("/0", "/3"))
+def idle_api(base: Settings, service: ServiceEnv) -> Iterator[httpx.Client]:
+    """An API whose queue no worker reads (another broker): its jobs stay queued."""
+    settings = settings_with(base, broker_url=service.idle_broker)
     with api_thread(settings) as url, httpx.Client(base_url=url, timeout=60) as client:
         yield client
 
@@ -178,6 +186,8 @@ def test_the_mix_renders_karaoke_and_applies_the_recommended_eq(
 def test_presigned_redirects_when_a_public_endpoint_is_set(
     base: Settings, done_job: dict[str, Any], service: ServiceEnv
 ) -> None:
+    if service.embedded:
+        pytest.skip("presigned URLs are an S3 feature; the local folder is served by the API")
     public = settings_with(base, s3_public_endpoint=service.env["STEMDECK_S3_ENDPOINT"])
     key = done_job["results"]["stems"]["bass"]["key"]
     with api_thread(public) as url, httpx.Client(base_url=url) as client:
@@ -222,13 +232,12 @@ def test_an_album_takes_titles_and_numbers_from_tags_and_progresses(
 
 
 def test_api_keys_scope_jobs_and_each_key_is_rate_limited(
-    base: Settings, redis: Server, tmp_path: Path
+    base: Settings, service: ServiceEnv, tmp_path: Path
 ) -> None:
     song = song_file(tmp_path / "song.wav", seconds=1.5)
     settings = settings_with(
-        base, api_keys=["alpha", "beta"], rate_limit_per_minute=6,
-        broker_url=redis.url.replace("/0", "/3"),
-    )  # fmt: skip
+        base, api_keys=["alpha", "beta"], rate_limit_per_minute=6, broker_url=service.idle_broker
+    )
     with api_thread(settings) as url, httpx.Client(base_url=url) as anonymous:
         refused = anonymous.get("/v1/jobs")
         assert refused.status_code == 401 and "API key" in refused.json()["detail"]
@@ -314,6 +323,25 @@ def test_delete_removes_objects_then_the_record_and_expiry_cleans_up(
     assert storage.list(f"jobs/{kept['id']}/") == [kept["input"]["key"]]
 
 
+def test_the_scheduler_in_the_eq_worker_expires_jobs_on_its_own(
+    idle_api: httpx.Client, service: ServiceEnv, tmp_path: Path
+) -> None:
+    store, storage = service.store(), service.storage()
+    old = submit(idle_api, song_file(tmp_path / "song.wav", seconds=1.5))
+
+    def expire(job: Job) -> None:
+        job.expires_at = time.time() - 1
+
+    store.update_job(old["id"], expire)
+    worker = service.start_worker("eq", "--beat", env={"STEMDECK_CLEANUP_EVERY_S": "1"})
+    try:
+        poll(lambda: idle_api.get(f"/v1/jobs/{old['id']}").status_code, lambda s: s == 404, 90)
+        assert storage.list(f"jobs/{old['id']}/") == []
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
 def test_a_job_that_fails_says_why(
     api: httpx.Client, tmp_path: Path, done_job: dict[str, Any]
 ) -> None:
@@ -354,10 +382,10 @@ def receiver() -> Iterator[str]:
 
 
 def test_webhooks_are_signed_and_private_targets_need_permission(
-    base: Settings, redis: Server, service: ServiceEnv, receiver: str, tmp_path: Path
+    base: Settings, service: ServiceEnv, receiver: str, tmp_path: Path
 ) -> None:
     song = song_file(tmp_path / "song.wav", seconds=1.5)
-    queue = redis.url.replace("/0", "/3")
+    queue = service.idle_broker
     with api_thread(settings_with(base, broker_url=queue)) as url, httpx.Client(base_url=url) as c:
         with song.open("rb") as handle:
             refused = c.post("/v1/jobs", files={"file": handle}, data={"callback_url": receiver})
@@ -375,11 +403,13 @@ def test_webhooks_are_signed_and_private_targets_need_permission(
     assert json.loads(body)["id"] == job["id"]
 
 
-def test_readiness_names_the_failing_dependency(api: httpx.Client, base: Settings) -> None:
+def test_readiness_names_the_failing_dependency(
+    api: httpx.Client, base: Settings, service: ServiceEnv
+) -> None:
     ready = api.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"broker": "ok", "storage": "ok", "job_store": "ok"}
-    dead = settings_with(base, broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    dead = settings_with(base, broker_url=service.dead_broker)
     with api_thread(dead) as url:
         answer = httpx.get(f"{url}/readyz", timeout=30)
     assert answer.status_code == 503

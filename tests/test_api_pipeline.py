@@ -1,9 +1,10 @@
 """Whole jobs through every stage (separate → eq per stem + genre → finalize → webhook), driven
-over HTTP and by the `stemdeck submit` client. These run once the EQ and genre task modules
-exist; until then they are skipped (the stages before them are tested in test_api_jobs)."""
+over HTTP and by the `stemdeck submit` client: once on Redis + moto S3 with one worker process
+per role, once on `stemdeck serve` itself (the embedded one-command mode)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import json
@@ -18,13 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from stemdeck.common import pipeline
-from stemdeck.common.settings import Settings
-from tests.api_env import api_thread, poll, settings_with, song_file, tagged_song
+from tests.api_env import api_thread, poll, serve_process, song_file, tagged_song
 from tests.servers import free_port, moto_server, redis_server
-from tests.service_env import ServiceEnv, service_env
-
-pytest.importorskip("stemdeck.eq.task")
-pytest.importorskip("stemdeck.genre.task")
+from tests.service_env import ServiceEnv, embedded_env, service_env
 
 ENDED = ("succeeded", "failed", "cancelled")
 
@@ -51,26 +48,37 @@ def receiver() -> Iterator[str]:
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceEnv]:
+@pytest.fixture(scope="module", params=["redis-s3", "embedded"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServiceEnv, str]]:
+    """The service and its URL: workers + an API thread, or one `stemdeck serve` process."""
     data = tmp_path_factory.mktemp("data")
-    with (
-        redis_server(tmp_path_factory.mktemp("redis")) as redis,
-        moto_server() as s3,
-        service_env(data, redis.url, s3.url) as env,
-    ):
-        env.env["STEMDECK_CALLBACK_ALLOW_PRIVATE"] = "true"
-        env.storage()
-        for role in ("separate", "eq", "genre"):
-            env.start_worker(role)
-        yield env
+    with contextlib.ExitStack() as stack:
+        if request.param == "embedded":
+            env = stack.enter_context(embedded_env(data))
+            env.env["STEMDECK_CALLBACK_ALLOW_PRIVATE"] = "true"
+            url, _ = stack.enter_context(serve_process(env.env, data, data / "serve.log"))
+        else:
+            redis = stack.enter_context(redis_server(tmp_path_factory.mktemp("redis")))
+            s3 = stack.enter_context(moto_server())
+            env = stack.enter_context(service_env(data, redis.url, s3.url))
+            env.env["STEMDECK_CALLBACK_ALLOW_PRIVATE"] = "true"
+            env.storage()
+            for role in ("separate", "eq", "genre"):
+                env.start_worker(role)
+            url = stack.enter_context(api_thread(env.settings()))
+        yield env, url
 
 
 @pytest.fixture(scope="module")
-def url(service: ServiceEnv) -> Iterator[str]:
-    settings: Settings = settings_with(service.settings(), callback_allow_private=True)
-    with api_thread(settings) as base:
-        yield base
+def service(stack: tuple[ServiceEnv, str]) -> ServiceEnv:
+    return stack[0]
+
+
+@pytest.fixture(scope="module")
+def url(stack: tuple[ServiceEnv, str]) -> str:
+    return stack[1]
 
 
 def _wait_ended(client: httpx.Client, job_id: str) -> dict[str, Any]:
@@ -83,6 +91,7 @@ def test_a_job_runs_every_stage_and_calls_its_webhook(
     url: str, service: ServiceEnv, receiver: str, tiny_model_path: Path, tmp_path: Path
 ) -> None:
     song = song_file(tmp_path / "Whole Song.wav", seconds=4.0)
+    _Receiver.received.clear()
     with httpx.Client(base_url=url, timeout=120) as client:
         with song.open("rb") as handle:
             answer = client.post(

@@ -1,9 +1,11 @@
-"""Bad uploads against the real API process (uvicorn) on Redis + moto S3: each is refused with
-a 4xx and a message a person understands, nothing is stored, and the server keeps answering.
-Oversized bodies are refused while they stream, in flat memory."""
+"""Bad uploads against the real API process, on Redis + moto S3 (uvicorn) and in the embedded
+mode (`stemdeck serve`): each is refused with a 4xx and a message a person understands, nothing
+is stored, and the server keeps answering. Oversized bodies are refused while they stream, in
+flat memory."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import select
 import socket
@@ -19,21 +21,26 @@ import pytest
 import soundfile as sf
 
 from stemdeck.common.audio import write_audio
-from tests.api_env import api_process
+from tests.api_env import api_process, serve_process
 from tests.conftest import make_song
 from tests.servers import moto_server, redis_server
-from tests.service_env import ServiceEnv, service_env
+from tests.service_env import ServiceEnv, embedded_env, service_env
 
 LIMIT_MB = 2
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceEnv]:
-    with (
-        redis_server(tmp_path_factory.mktemp("redis")) as redis,
-        moto_server() as s3,
-        service_env(tmp_path_factory.mktemp("data"), redis.url, s3.url) as env,
-    ):
+@pytest.fixture(scope="module", params=["redis-s3", "embedded"])
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceEnv]:
+    data = tmp_path_factory.mktemp("data")
+    with contextlib.ExitStack() as stack:
+        if request.param == "embedded":
+            env = stack.enter_context(embedded_env(data))
+        else:
+            redis = stack.enter_context(redis_server(tmp_path_factory.mktemp("redis")))
+            s3 = stack.enter_context(moto_server())
+            env = stack.enter_context(service_env(data, redis.url, s3.url))
         env.env.update(
             STEMDECK_MAX_UPLOAD_MB=str(LIMIT_MB),
             STEMDECK_MAX_DURATION_S="8",
@@ -44,9 +51,15 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceEnv]:
 
 @pytest.fixture(scope="module")
 def api(service: ServiceEnv) -> Iterator[tuple[str, Any]]:
-    service.storage()  # creates the bucket
-    with api_process(service.env, service.data_dir / "api.log") as running:
-        yield running
+    """The API alone (no workers, so the stored objects change only through the API)."""
+    service.storage()  # creates the bucket or the folder
+    log = service.data_dir / "api.log"
+    if service.embedded:
+        running = serve_process(service.env, service.data_dir, log, "--no-workers")
+    else:
+        running = api_process(service.env, log)
+    with running as answer:
+        yield answer
 
 
 @pytest.fixture
