@@ -23,6 +23,7 @@ from stemdeck.genre.analysis import (
     energy_curve,
     estimate_key,
     key_from_chroma,
+    loudness_shares,
     stem_loudness,
     true_peak,
 )
@@ -132,6 +133,13 @@ def test_stem_shares_follow_their_loudness() -> None:
     assert shares["other"]["share"] == 0.0
     diff = shares["vocals"]["loudness_lufs"] - shares["bass"]["loudness_lufs"]
     assert diff == pytest.approx(6.02, abs=0.05)
+
+
+def test_shares_from_measured_levels_treat_a_silent_stem_as_zero() -> None:
+    """The service passes the separator's levels, where a silent stem is None."""
+    shares = loudness_shares({"vocals": -14.0, "bass": -20.02, "drums": None})
+    assert shares["vocals"]["share"] == pytest.approx(0.8, abs=0.005)
+    assert shares["drums"] == {"loudness_lufs": -120.0, "share": 0.0}
 
 
 def test_too_short_or_silent_input_is_refused() -> None:

@@ -105,6 +105,9 @@ def test_a_job_runs_every_stage_and_calls_its_webhook(
         assert record["status"] == "succeeded", (record, service.worker_logs()[-3000:])
         assert record["progress"] == 100
         assert set(record["results"]["eq"]) == set(record["results"]["stems"])
+        shares = record["results"]["analysis"]["stems"]
+        assert set(shares) == set(record["results"]["stems"])
+        assert sum(s["share"] for s in shares.values()) == pytest.approx(1.0, abs=1e-3)
         assert {s["status"] for s in record["stages"].values()} == {"succeeded"}
         names = zipfile.ZipFile(io.BytesIO(client.get(f"/v1/jobs/{job_id}/download.zip").content))
         assert "manifest.json" in names.namelist()

@@ -28,6 +28,9 @@ import typer
 
 log = logging.getLogger("stemdeck.serve")
 ROLES = ("separate", "eq", "genre")
+#: Pool processes per role: one separator (it uses every core itself), two single-threaded EQ
+#: processes so a job's four stems go two at a time, one GenreNet.
+POOL = {"separate": 1, "eq": 2, "genre": 1}
 #: Seconds a worker gets to finish on SIGTERM, then on SIGQUIT, before it is killed.
 TERM_GRACE_S = 5.0
 QUIT_GRACE_S = 2.0
@@ -216,7 +219,7 @@ def serve(
                 file=sys.stderr,
             )
             continue
-        argv = [sys.executable, "-m", "stemdeck.cli.main", "worker", role, "-c", "1"]
+        argv = [sys.executable, "-m", "stemdeck.cli.main", "worker", role, "-c", str(POOL[role])]
         argv += ["--beat"] if role == "eq" else []
         chosen.append(Worker(role, argv, logs / f"worker-{role}.log"))
     supervisor = Supervisor(chosen)

@@ -10,10 +10,14 @@ Reliability settings, and why:
 - time limits scale with the song's length (`time_limits`), so a stuck task ends in a clear
   failure instead of a job that looks running forever.
 - tasks are idempotent (each checks the job record before working), so redelivery is safe.
+- each pool process loads its models when it starts (`warm_up_guarded`), so no job pays for it.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
@@ -64,6 +68,24 @@ def _transport_options(broker_url: str) -> dict[str, Any]:
     return {"visibility_timeout": 4 * 3600}
 
 
+#: Seconds a new worker process may spend loading its models before Celery gives up on it.
+WARM_UP_LIMIT_S = 120.0
+
+
+def warm_up_guarded(role: str, warm_up: Callable[[], None]) -> None:
+    """Run a worker process's warm-up; a failure is logged, never fatal (the first task then
+    loads what it needs itself, and reports a real problem in its job record)."""
+    started = time.monotonic()
+    try:
+        warm_up()
+    except Exception:
+        logging.getLogger(__name__).exception("%s worker: warm-up failed", role)
+        return
+    logging.getLogger(__name__).info(
+        "%s worker: warmed up in %.1f s", role, time.monotonic() - started
+    )
+
+
 def make_app(settings: Settings | None = None, include: list[str] | None = None) -> Celery:
     """A Celery app on the configured broker (Redis, or SQLite in embedded mode)."""
     settings = settings or get_settings()
@@ -84,6 +106,9 @@ def make_app(settings: Settings | None = None, include: list[str] | None = None)
         broker_connection_retry_on_startup=True,
         broker_transport_options=transport_options,
         worker_hijack_root_logger=False,
+        # A pool process loads its models before it takes a task (see each task module's
+        # warm_up): allow for that instead of Celery's 4 s start-up limit.
+        worker_proc_alive_timeout=WARM_UP_LIMIT_S,
         beat_schedule={
             "cleanup-expired-jobs": {"task": CLEANUP, "schedule": settings.cleanup_every_s}
         },

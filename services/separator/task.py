@@ -18,6 +18,7 @@ from pathlib import Path
 
 from celery import current_app, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
 
 from stemdeck.common import celery_app
 from stemdeck.common.audio import AudioError, iter_blocks
@@ -42,6 +43,17 @@ PROGRESS_INTERVAL = 0.5
 def separator_for(model: str, device: str) -> Separator:
     """One loaded model per (name, device) per process: loading costs more than a short song."""
     return Separator(open_model(model), device)
+
+
+def warm_up() -> None:
+    """Load the configured default model when the pool process starts, not in the first job."""
+    settings = get_settings()
+    separator_for(settings.separator_model, settings.device)
+
+
+@worker_process_init.connect
+def _warm_up_pool_process(**_: object) -> None:
+    celery_app.warm_up_guarded("separate", warm_up)
 
 
 def measure(path: Path, rate: int, channels: int) -> dict[str, float | None]:
