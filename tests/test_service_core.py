@@ -211,6 +211,23 @@ def test_records_are_created_listed_and_deleted(store: SqliteJobStore | RedisJob
         store.get_batch(batch.id)
 
 
+def test_stalled_lists_running_jobs_not_updated_since(
+    store: SqliteJobStore | RedisJobStore,
+) -> None:
+    """The reaper's query: running, and quiet since before the cut-off; nothing else."""
+    quiet, busy, queued, ended = (store.create_job(Job()) for _ in range(4))
+    for job in (quiet, busy, ended):
+        store.update_job(job.id, lambda j: start_stage(j, "separate"))
+    store.update_job(ended.id, lambda j: fail(j, "separate", "broken"))
+    cut = time.time() + 0.05
+    time.sleep(0.1)
+    store.update_job(busy.id, lambda j: report_progress(j, "separate", 50))
+    assert store.stalled(cut) == [quiet.id]
+    assert queued.id not in store.stalled(time.time() + 1)
+    store.delete_job(quiet.id)
+    assert store.stalled(cut) == []
+
+
 def test_parallel_updates_are_never_lost(store: SqliteJobStore | RedisJobStore) -> None:
     job = store.create_job(Job())
 

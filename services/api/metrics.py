@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from stemdeck.api import broker
+from stemdeck.common import broker
 from stemdeck.common.jobs import ENDED, Job, StageStatus
 
 log = logging.getLogger(__name__)

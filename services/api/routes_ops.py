@@ -7,8 +7,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from stemdeck.api import broker
 from stemdeck.api.context import Services, ServicesDep
+from stemdeck.common import broker
 
 router = APIRouter(tags=["operations"])
 

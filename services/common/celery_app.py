@@ -25,13 +25,14 @@ from kombu import Queue
 
 from stemdeck.common.settings import Settings, get_settings
 
-SEPARATE, EQ, GENRE, FINALIZE, CALLBACK, CLEANUP = (
+SEPARATE, EQ, GENRE, FINALIZE, CALLBACK, CLEANUP, REAP = (
     "stemdeck.separate",
     "stemdeck.eq",
     "stemdeck.genre",
     "stemdeck.finalize",
     "stemdeck.callback",
     "stemdeck.cleanup",
+    "stemdeck.reap",
 )
 #: Which queue each task goes to: the GPU-capable separator apart from the CPU stages.
 ROUTES = {
@@ -40,13 +41,14 @@ ROUTES = {
     FINALIZE: "eq",
     CALLBACK: "eq",
     CLEANUP: "eq",
+    REAP: "eq",
     GENRE: "genre",
 }
 QUEUES = ("separate", "eq", "genre")
 #: Task modules per worker role; each worker imports only its own.
 ROLE_MODULES = {
     "separate": ["stemdeck.separator.task"],
-    "eq": ["stemdeck.eq.task", "stemdeck.common.pipeline"],
+    "eq": ["stemdeck.eq.task", "stemdeck.common.pipeline", "stemdeck.common.reaper"],
     "genre": ["stemdeck.genre.task"],
 }
 
@@ -110,7 +112,8 @@ def make_app(settings: Settings | None = None, include: list[str] | None = None)
         # warm_up): allow for that instead of Celery's 4 s start-up limit.
         worker_proc_alive_timeout=WARM_UP_LIMIT_S,
         beat_schedule={
-            "cleanup-expired-jobs": {"task": CLEANUP, "schedule": settings.cleanup_every_s}
+            "cleanup-expired-jobs": {"task": CLEANUP, "schedule": settings.cleanup_every_s},
+            "reap-stalled-jobs": {"task": REAP, "schedule": settings.reap_every_s},
         },
     )
     return app

@@ -55,6 +55,8 @@ class Stage(BaseModel):
     started_at: float | None = None
     finished_at: float | None = None
     error: str | None = None
+    #: Times the reaper sent this stage again after its worker vanished mid-way.
+    restarts: int = 0
 
     @property
     def seconds(self) -> float | None:

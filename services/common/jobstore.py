@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from stemdeck.common.jobs import Batch, Job
+from stemdeck.common.jobs import ENDED, Batch, Job, JobStatus
 from stemdeck.common.settings import Settings
 
 Change = Callable[[Job], object]
@@ -39,6 +39,7 @@ class JobStore(Protocol):
     def get_batch(self, batch_id: str) -> Batch: ...
     def delete_batch(self, batch_id: str) -> None: ...
     def expired(self, now: float) -> tuple[list[str], list[str]]: ...
+    def stalled(self, before: float) -> list[str]: ...
     def check(self) -> None: ...
 
 
@@ -59,6 +60,7 @@ class RedisJobStore:
             pipe = self.redis.pipeline()
             pipe.set(self._key("job", job.id), job.model_dump_json())
             pipe.zadd(self._key("owner", job.owner), {job.id: job.created_at})
+            pipe.zadd(self._key("active", "jobs"), {job.id: job.updated_at})
             if job.expires_at:
                 pipe.zadd(self._key("expiry", "jobs"), {job.id: job.expires_at})
             pipe.execute()
@@ -89,6 +91,10 @@ class RedisJobStore:
                     pipe.set(key, job.model_dump_json())
                     if job.expires_at:  # keep the expiry index in step, as SQLite's column is
                         pipe.zadd(self._key("expiry", "jobs"), {job_id: job.expires_at})
+                    if job.status in ENDED:  # the reaper's index: jobs not yet ended
+                        pipe.zrem(self._key("active", "jobs"), job_id)
+                    else:
+                        pipe.zadd(self._key("active", "jobs"), {job_id: job.updated_at})
                     pipe.publish(self._key("events", job_id), job.updated_at)
                     pipe.execute()
                     return job
@@ -102,6 +108,7 @@ class RedisJobStore:
             pipe.delete(self._key("job", job_id))
             pipe.zrem(self._key("owner", job.owner), job_id)
             pipe.zrem(self._key("expiry", "jobs"), job_id)
+            pipe.zrem(self._key("active", "jobs"), job_id)
             pipe.execute()
 
     def list_jobs(self, owner: str, offset: int = 0, limit: int = 20) -> tuple[list[Job], int]:
@@ -138,6 +145,14 @@ class RedisJobStore:
             jobs = self.redis.zrangebyscore(self._key("expiry", "jobs"), 0, now)
             batches = self.redis.zrangebyscore(self._key("expiry", "batches"), 0, now)
         return [j.decode() for j in jobs], [b.decode() for b in batches]
+
+    def stalled(self, before: float) -> list[str]:
+        """Running jobs whose record last changed before `before`."""
+        with self._errors():
+            ids = self.redis.zrangebyscore(self._key("active", "jobs"), 0, before)
+            raws = self.redis.mget([self._key("job", i.decode()) for i in ids]) if ids else []
+        jobs = [Job.model_validate_json(raw) for raw in raws if raw is not None]
+        return [job.id for job in jobs if job.status == JobStatus.RUNNING]
 
     def check(self) -> None:
         with self._errors():
@@ -258,6 +273,19 @@ class SqliteJobStore:
         jobs = db.execute("SELECT id FROM jobs WHERE expires_at <= ?", (now,)).fetchall()
         batches = db.execute("SELECT id FROM batches WHERE expires_at <= ?", (now,)).fetchall()
         return [r[0] for r in jobs], [r[0] for r in batches]
+
+    def stalled(self, before: float) -> list[str]:
+        """Running jobs whose record last changed before `before`."""
+        rows = (
+            self._connection()
+            .execute(
+                "SELECT id FROM jobs WHERE json_extract(data, '$.status') = 'running' "
+                "AND json_extract(data, '$.updated_at') < ?",
+                (before,),
+            )
+            .fetchall()
+        )
+        return [r[0] for r in rows]
 
     def check(self) -> None:
         try:

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     min_duration_s: float = Field(default=1.0, gt=0)
     job_ttl_hours: float = Field(default=7 * 24.0, gt=0, description="Expiry of jobs and files.")
     cleanup_every_s: float = Field(default=3600.0, gt=0)
+    reap_after_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A running stage whose record has not changed for this long lost its worker.",
+    )
+    reap_every_s: float = Field(default=60.0, gt=0, description="How often the reaper looks.")
 
     callback_allow_private: bool = Field(
         default=False, description="Allow webhooks to loopback and private addresses."
