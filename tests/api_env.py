@@ -113,14 +113,16 @@ def settings_with(base: Settings, **changes: Any) -> Settings:
     return copy
 
 
-def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 90) -> Any:
+def poll(
+    fetch: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 90, every: float = 0.2
+) -> Any:
     """Call `fetch` until `done(value)`; the last value in the assertion message otherwise."""
     deadline = time.monotonic() + seconds
     value = fetch()
     while not done(value):
         if time.monotonic() > deadline:
             raise AssertionError(f"not done after {seconds} s: {value}")
-        time.sleep(0.2)
+        time.sleep(every)
         value = fetch()
     return value
 

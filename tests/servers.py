@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +39,17 @@ class Server:
     process: subprocess.Popen
     port: int
     url: str
+    argv: list[str] | None = None
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the server, stay down for `down_seconds`, start it again on the same port."""
+        assert self.argv is not None, "this server cannot be restarted"
+        self.stop()
+        time.sleep(down_seconds)
+        self.process = subprocess.Popen(
+            self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(self.port, self.process)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -49,8 +61,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def redis_server(folder: Path) -> Iterator[Server]:
-    """A throwaway Redis with no persistence, on its own port."""
+def redis_server(folder: Path, append_only: bool = False) -> Iterator[Server]:
+    """A throwaway Redis on its own port; with `append_only`, persisted as production runs it
+    (so a restart keeps the queues and records)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
@@ -66,14 +79,14 @@ def redis_server(folder: Path) -> Iterator[Server]:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if append_only else "no",
             "--dir",
             str(folder),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    server = Server(process, port, f"redis://127.0.0.1:{port}/0")
+    server = Server(process, port, f"redis://127.0.0.1:{port}/0", list(process.args))
     try:
         wait_for_port(port, process)
         yield server
@@ -91,9 +104,79 @@ def moto_server() -> Iterator[Server]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    server = Server(process, port, f"http://127.0.0.1:{port}")
+    server = Server(process, port, f"http://127.0.0.1:{port}", list(process.args))
     try:
         wait_for_port(port, process)
         yield server
     finally:
         server.stop()
+
+
+class TcpProxy:
+    """A loopback port forwarded to another. `down()` makes the endpoint vanish as a stopped
+    server does (new connections refused, open ones cut) while the server behind it keeps its
+    state — moto keeps its objects only in memory, so stopping it would lose them."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._sockets: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def up(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        with self._lock:
+            doomed, self._sockets = self._sockets, []
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for sock in doomed:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def tcp_proxy(target_port: int) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(target_port)
+    proxy.up()
+    try:
+        yield proxy
+    finally:
+        proxy.down()

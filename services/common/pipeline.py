@@ -38,6 +38,16 @@ from stemdeck.common.storage import Storage, StorageError, open_storage
 
 log = logging.getLogger(__name__)
 TRANSIENT = (StorageError, JobStoreError, ConnectionError, TimeoutError)
+#: How every pipeline task retries a transient error: after 2, 4, 8, 16, 32, 60, 60, 60 s
+#: (no jitter), so an outage of storage or the job store of up to four minutes is ridden out.
+#: The reaper's `reap_after_s` must stay above this horizon, or it would restart a retrying stage.
+RETRY_TRANSIENT: dict = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": False,
+    "max_retries": 8,
+}
 
 
 def job_prefix(job_id: str) -> str:
@@ -207,7 +217,7 @@ def _context() -> tuple[Settings, JobStore, Storage]:
     return settings, open_job_store(settings), open_storage(settings)
 
 
-@shared_task(name=celery_app.FINALIZE, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+@shared_task(name=celery_app.FINALIZE, **RETRY_TRANSIENT)
 def finalize_task(job_id: str) -> None:
     settings, store, storage = _context()
     try:

@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     reap_after_s: float = Field(
         default=600.0,
         gt=0,
-        description="A running stage whose record has not changed for this long lost its worker.",
+        description="A running stage whose record has not changed for this long lost its worker "
+        "(keep it above the four minutes a task spends retrying a storage outage).",
     )
     reap_every_s: float = Field(default=60.0, gt=0, description="How often the reaper looks.")
 

@@ -20,7 +20,12 @@ from stemdeck.common import celery_app
 from stemdeck.common.audio import read_audio
 from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, report_progress
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
-from stemdeck.common.pipeline import TRANSIENT, begin_stage, enqueue_finalize_if_last
+from stemdeck.common.pipeline import (
+    RETRY_TRANSIENT,
+    TRANSIENT,
+    begin_stage,
+    enqueue_finalize_if_last,
+)
 from stemdeck.common.settings import get_settings
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.eq.filters import band_definition
@@ -90,7 +95,7 @@ def run_eq(store: JobStore, storage: Storage, job_id: str, stem: str) -> Job:
     return enqueue_finalize_if_last(current_app, store, job_id, f"eq:{stem}", record)
 
 
-@shared_task(name=celery_app.EQ, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+@shared_task(name=celery_app.EQ, **RETRY_TRANSIENT)
 def eq_task(job_id: str, stem: str) -> None:
     settings = get_settings()
     store, storage = open_job_store(settings), open_storage(settings)

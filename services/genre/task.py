@@ -22,7 +22,12 @@ from stemdeck.common import celery_app
 from stemdeck.common.audio import read_audio
 from stemdeck.common.jobs import ENDED, Job, fail, finish_stage
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
-from stemdeck.common.pipeline import TRANSIENT, begin_stage, enqueue_finalize_if_last
+from stemdeck.common.pipeline import (
+    RETRY_TRANSIENT,
+    TRANSIENT,
+    begin_stage,
+    enqueue_finalize_if_last,
+)
 from stemdeck.common.settings import get_settings
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.genre.analysis import analyze, analyze_file, loudness_shares
@@ -108,7 +113,7 @@ def run_genre(store: JobStore, storage: Storage, job_id: str) -> Job:
     return enqueue_finalize_if_last(current_app, store, job_id, "genre", record)
 
 
-@shared_task(name=celery_app.GENRE, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+@shared_task(name=celery_app.GENRE, **RETRY_TRANSIENT)
 def genre_task(job_id: str) -> None:
     settings = get_settings()
     store, storage = open_job_store(settings), open_storage(settings)

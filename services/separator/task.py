@@ -26,7 +26,7 @@ from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, re
 from stemdeck.common.jobs import start_stage as begin
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
 from stemdeck.common.loudness import LoudnessMeter
-from stemdeck.common.pipeline import TRANSIENT, job_prefix
+from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, job_prefix
 from stemdeck.common.settings import Settings, get_settings
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.separator.checkpoints import CheckpointError
@@ -161,10 +161,8 @@ class JobEnded(Exception):
 
 @shared_task(
     name=celery_app.SEPARATE,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=5,
     acks_late=True,
+    **RETRY_TRANSIENT,
 )
 def separate_task(job_id: str) -> None:
     settings = get_settings()
