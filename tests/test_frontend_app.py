@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -22,7 +23,13 @@ import numpy as np
 import pytest
 import soundfile
 
-from stemdeck.eq.filters import BANDS, apply_eq, band_coefficients, biquad_response
+from stemdeck.eq.filters import (
+    BANDS,
+    apply_eq,
+    band_coefficients,
+    band_definition,
+    biquad_response,
+)
 from tests.api_env import song_file, tagged_song
 from tests.frontend_env import (
     DESKTOP,
@@ -168,7 +175,7 @@ def energy(audio: np.ndarray) -> float:
 
 def error_db(actual: np.ndarray, expected: np.ndarray) -> float:
     """Level of the difference relative to the expected signal, in dB."""
-    return 10 * np.log10(energy(actual - expected) / max(energy(expected), 1e-20))
+    return 10 * np.log10(max(energy(actual - expected), 1e-30) / max(energy(expected), 1e-20))
 
 
 def strip(page: Any, stem: str) -> Any:
@@ -277,13 +284,13 @@ def test_faders_and_eq_change_the_export_which_has_the_songs_length(
     assert mix.shape == (2, frames)
     assert frames == round(SONG_SECONDS * RATE)
     expected = reference_mix(stems, state)
-    assert error_db(mix, expected) < -40, error_db(mix, expected)
+    assert error_db(mix, expected) < -55, error_db(mix, expected)  # 16-bit rounding: ~ -70
     status = page.get_by_test_id("export-status").text_content()
     assert "16-bit" in status and "Frontend Song - mix.wav" in status
 
     page.get_by_label("24-bit").check()
     mix24 = export(page, "export-mix", tmp_path)
-    assert error_db(mix24, expected) < -60, error_db(mix24, expected)
+    assert error_db(mix24, expected) < -80, error_db(mix24, expected)  # float32: ~ -98
 
 
 def test_mute_and_solo_change_the_exported_audio(
@@ -294,7 +301,7 @@ def test_mute_and_solo_change_the_exported_audio(
     reset_mix(page)
     full_state = mixer_state(page)
     full = export(page, "export-mix", tmp_path)
-    assert error_db(full, reference_mix(stems, full_state)) < -60
+    assert error_db(full, reference_mix(stems, full_state)) < -80
 
     strip(page, "vocals").get_by_role("button", name="Mute Vocals").click()
     assert (
@@ -309,27 +316,30 @@ def test_mute_and_solo_change_the_exported_audio(
         stems, {**muted_state, "strips": [{**s, "muted": s["name"] != "vocals"}
                                           for s in muted_state["strips"]]},
     )  # fmt: skip
-    assert error_db(muted, reference_mix(stems, muted_state)) < -60
-    assert error_db(full - muted, vocals_alone) < -50  # what went missing is the vocals
+    assert error_db(muted, reference_mix(stems, muted_state)) < -80
+    assert error_db(full - muted, vocals_alone) < -80  # what went missing is the vocals
+    assert energy(muted) == pytest.approx(energy(reference_mix(stems, muted_state)), rel=1e-4)
+    assert energy(muted) < energy(full)
 
     strip(page, "drums").get_by_role("button", name="Solo Drums").click()
     solo = export(page, "export-mix", tmp_path)
     drums_only = reference_mix(stems, mixer_state(page))
-    assert error_db(solo, drums_only) < -60
+    assert error_db(solo, drums_only) < -80
+    assert energy(solo) == pytest.approx(energy(drums_only), rel=1e-4)
     assert energy(solo) < energy(muted)
     # two solos sum
     strip(page, "bass").get_by_role("button", name="Solo Bass").click()
     both = export(page, "export-mix", tmp_path)
-    assert error_db(both, reference_mix(stems, mixer_state(page))) < -60
+    assert error_db(both, reference_mix(stems, mixer_state(page))) < -80
     assert energy(both) > energy(solo)
 
     # a stem's export is that stem as heard (its fader and EQ), even while muted
     vocals = export(page, "export-vocals", tmp_path)
-    assert error_db(vocals, vocals_alone) < -60
+    assert error_db(vocals, vocals_alone) < -80
 
     page.get_by_role("button", name="Karaoke preset: mute the vocals").click()
     karaoke = export(page, "export-mix", tmp_path)
-    assert error_db(karaoke, muted) < -80
+    assert error_db(karaoke, muted) < -120  # the same state renders the same samples
     reset_mix(page)
 
 
@@ -341,7 +351,7 @@ def test_eq_nodes_match_the_python_definition(song_job: SongJob, page: Any) -> N
     assert rate == RATE
     freqs = np.geomspace(20.0, 20000.0, 20)
     bands_on_page = page.evaluate("() => window.__stemdeck.bands")
-    assert [b["name"] for b in bands_on_page] == [b.name for b in BANDS]
+    assert bands_on_page == band_definition()["bands"]  # bands.json, as built into the page
     worst = 0.0
     for index, band in enumerate(BANDS):
         slider = strip(page, "drums").locator(f"input[data-band={band.name}]")
@@ -379,7 +389,7 @@ def test_transport_plays_seeks_and_loops_a_region(song_job: SongJob, page: Any) 
     page.get_by_test_id("play").click()
     time.sleep(0.6)
     playing = page.evaluate(info)
-    assert playing["playing"] and 0.2 < playing["position"] < 2.0, playing
+    assert playing["playing"] and 0.05 < playing["position"] < 2.5, playing
     page.get_by_role("button", name="Pause").click()
     paused = page.evaluate(info)["position"]
     time.sleep(0.3)
@@ -398,12 +408,13 @@ def test_transport_plays_seeks_and_loops_a_region(song_job: SongJob, page: Any) 
     loop_button = page.get_by_role("button", name="Loop the selected region")
     assert loop_button.get_attribute("aria-pressed") == "true"
     page.get_by_test_id("play").click()
-    positions = []
-    for _ in range(12):  # 1.2 s: longer than the region, so it must have wrapped
+    positions = [page.evaluate(info)["position"]]
+    deadline = time.monotonic() + 5
+    while not any(b < a for a, b in pairwise(positions)) and time.monotonic() < deadline:
         time.sleep(0.1)
         positions.append(page.evaluate(info)["position"])
+    assert any(b < a for a, b in pairwise(positions)), f"never wrapped: {positions}"
     assert all(0.95 <= p <= 2.05 for p in positions), positions
-    assert any(b < a for a, b in pairwise(positions)), positions
     page.get_by_role("button", name="Pause").click()
     page.get_by_role("button", name="Clear the loop region").click()
     assert loop_button.is_disabled()
@@ -426,14 +437,15 @@ def test_keyboard_shortcuts(song_job: SongJob, page: Any) -> None:
         == "true"
     )
     page.keyboard.press(" ")
-    assert page.evaluate("() => window.__stemdeck.mixer().info().playing")
+    page.wait_for_function("() => window.__stemdeck.mixer().info().playing", timeout=5000)
     page.keyboard.press(" ")
-    assert not page.evaluate("() => window.__stemdeck.mixer().info().playing")
+    page.wait_for_function("() => !window.__stemdeck.mixer().info().playing", timeout=5000)
     reset_mix(page)
 
 
-def test_every_control_has_an_accessible_name(song_job: SongJob, page: Any) -> None:
-    unnamed = page.evaluate(
+def unnamed_controls(page: Any) -> list[str]:
+    """Buttons, inputs, selects and links of the page with no accessible name."""
+    return page.evaluate(
         """() => Array.from(document.querySelectorAll('button, input, select, a[href]'))
           .filter((el) => !(el.type === 'hidden'))
           .filter((el) => {
@@ -445,7 +457,28 @@ def test_every_control_has_an_accessible_name(song_job: SongJob, page: Any) -> N
           })
           .map((el) => el.outerHTML.slice(0, 120))"""
     )
-    assert unnamed == []
+
+
+def test_every_control_has_an_accessible_name(song_job: SongJob, page: Any) -> None:
+    assert page.locator(".strip input[type=range]").count() == 16
+    assert unnamed_controls(page) == []
+
+
+def test_raw_stems_and_the_zip_download_through_the_api(
+    song_job: SongJob, page: Any, tmp_path: Path
+) -> None:
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download all raw stems as one zip").click()
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.name == "Frontend Song.zip"
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    assert sorted(n for n in names if n.endswith(".wav")) == sorted(f"{s}.wav" for s in STEMS)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download the raw bass stem (WAV) from the server").click()
+    info.value.save_as(tmp_path / "bass.wav")
+    assert soundfile.info(tmp_path / "bass.wav").frames == round(SONG_SECONDS * RATE)
 
 
 def test_phone_width_has_no_sideways_scrolling(song_job: SongJob, page: Any) -> None:
@@ -478,6 +511,13 @@ def test_a_text_file_shows_the_servers_message(page: Any, stack: Stack, tmp_path
     assert "HTTP 415" in alert.text_content()
     assert "does not look like audio" in page.get_by_test_id("upload-status").text_content()
     assert "#/jobs/" not in page.url
+    assert unnamed_controls(page) == []  # the upload page's controls are labelled too
+    # picked instead of dropped: the same message
+    page.reload()
+    assert page.get_by_test_id("upload-error").count() == 0
+    page.get_by_test_id("file-input").set_input_files(notes)
+    page.get_by_test_id("upload-error").wait_for()
+    assert page.locator(".server-message").text_content() == message
 
 
 def test_dropping_three_files_makes_an_album_of_three_jobs(

@@ -132,7 +132,7 @@ def test_a_genre_worker_killed_mid_song_is_replaced_and_the_job_ends(
         stack.start_worker("genre")
         (job,) = wait_all_ended(store, [job_id], 180).values()
     assert job.status == JobStatus.SUCCEEDED, (job.error, stack.worker_logs()[-4000:])
-    assert job.stages["genre"].restarts == 1 and job.results["genre"]["label"]
+    assert job.stages["genre"].restarts >= 1 and job.results["genre"]["label"]
     assert_complete_and_single(stack, job, seconds=60.0)
 
 

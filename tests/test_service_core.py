@@ -77,6 +77,16 @@ def test_a_job_runs_its_stages_and_progress_only_grows() -> None:
         start_stage(job, "eq")
 
 
+def test_finishing_a_stage_twice_is_harmless() -> None:
+    """A redelivered task (or the reaper's re-send) may finish after its twin did."""
+    job = Job()
+    finish_stage(job, "genre")
+    ended_at = job.stages["genre"].finished_at
+    finish_stage(job, "genre")
+    assert job.stages["genre"].status == StageStatus.SUCCEEDED
+    assert job.stages["genre"].finished_at == ended_at
+
+
 def test_a_failed_stage_fails_the_job_and_keeps_results() -> None:
     job = Job()
     finish_stage(job, "separate")

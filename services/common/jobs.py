@@ -175,8 +175,12 @@ def report_progress(job: Job, name: str, percent: float) -> Job:
 
 
 def finish_stage(job: Job, name: str) -> Job:
+    """Mark a stage succeeded. Finishing it again is a no-op: a task redelivered, or sent again
+    by the reaper, may finish after its twin did."""
     _check_open(job)
     stage = job.stages[name]
+    if stage.status == StageStatus.SUCCEEDED:
+        return job
     if stage.status != StageStatus.RUNNING:
         start_stage(job, name)
     _end_stage(stage, StageStatus.SUCCEEDED)
