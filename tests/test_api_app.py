@@ -36,6 +36,15 @@ def test_the_frontend_is_served_with_client_side_routes(client: httpx.Client) ->
     assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
 
 
+def test_the_page_is_served_with_a_content_security_policy(client: httpx.Client) -> None:
+    for path in ("/", "/assets/app.js", "/jobs/job_abc"):
+        answer = client.get(path)
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "object-src 'none'" in policy, policy
+        assert "frame-ancestors 'none'" in policy and "connect-src 'self';" in policy
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
 def test_openapi_documents_the_upload_forms(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,16 +41,41 @@ log = logging.getLogger(__name__)
 FRONTEND_DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
 
 
+def content_security_policy(settings: Settings) -> str:
+    """The page may run only its own bundled scripts and talk only to this server (plus the
+    public S3 endpoint stems are redirected to, when one is configured)."""
+    public = settings.s3_public_endpoint
+    origin = ""
+    if public:
+        parts = urlsplit(public)
+        origin = f" {parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:; media-src 'self' blob:{origin}; "
+        f"connect-src 'self'{origin}; worker-src 'self' blob:; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 class _SpaFiles(StaticFiles):
-    """The frontend's files; unknown paths outside the API get index.html (client routing)."""
+    """The frontend's files, with a Content-Security-Policy; unknown paths outside the API get
+    index.html (client routing)."""
+
+    def __init__(self, *args: Any, policy: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy = policy
 
     async def get_response(self, path: str, scope: Scope) -> Any:
         try:
-            return await super().get_response(path, scope)
+            response = await super().get_response(path, scope)
         except StarletteHTTPException as exc:
             if exc.status_code != 404 or path.startswith("v1"):
                 raise
-            return await super().get_response("index.html", scope)
+            response = await super().get_response("index.html", scope)
+        response.headers["Content-Security-Policy"] = self.policy
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
 
 class _CountRequests:
@@ -139,7 +165,8 @@ def create_app(settings: Settings | None = None, frontend_dir: Path | None = Non
         app.include_router(module.router)
     frontend = frontend_dir if frontend_dir is not None else FRONTEND_DIST
     if (frontend / "index.html").is_file():
-        app.mount("/", _SpaFiles(directory=frontend, html=True), name="frontend")
+        policy = content_security_policy(settings)
+        app.mount("/", _SpaFiles(directory=frontend, html=True, policy=policy), name="frontend")
     else:
 
         @app.get("/", include_in_schema=False)
