@@ -365,16 +365,22 @@ def requirement_name(requirement: str) -> str:
 
 
 def dependency_closure(names: Iterable[str]) -> set[str]:
-    """The installed distributions `names` pull in (themselves included), markers evaluated for
-    this interpreter with no extras: what `pip install NAMES` installs on this platform."""
+    """The installed distributions that `pip install NAMES` brings on this platform (themselves
+    included): requirements followed with their markers evaluated for this interpreter, and
+    with the extras they ask for (`celery[redis]` brings kombu's redis extra)."""
     from packaging.requirements import Requirement
 
     closure: set[str] = set()
-    todo = [canonical(n) for n in names]
+    done: set[tuple[str, frozenset[str]]] = set()
+    todo: list[tuple[str, frozenset[str]]] = []
+    for text in names:
+        requirement = Requirement(text)
+        todo.append((canonical(requirement.name), frozenset(requirement.extras)))
     while todo:
-        name = todo.pop()
-        if name in closure:
+        name, extras = todo.pop()
+        if (name, extras) in done:
             continue
+        done.add((name, extras))
         closure.add(name)
         try:
             requires = importlib.metadata.distribution(name).requires or []
@@ -382,9 +388,10 @@ def dependency_closure(names: Iterable[str]) -> set[str]:
             continue
         for text in requires:
             requirement = Requirement(text)
-            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+            marker = requirement.marker
+            if marker and not any(marker.evaluate({"extra": e}) for e in ("", *extras)):
                 continue
-            todo.append(canonical(requirement.name))
+            todo.append((canonical(requirement.name), frozenset(requirement.extras)))
     return closure
 
 

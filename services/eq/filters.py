@@ -24,10 +24,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where it runs: the API renders EQ with numpy alone
+    import torch
 
 #: Web Audio BiquadFilterType names this module implements.
 KINDS = ("lowshelf", "peaking", "highshelf")
@@ -251,6 +253,8 @@ def apply_eq(
     remember (`settle_frames`, a few thousand frames); the result equals one pass over the
     whole signal to 1e-12 of its level, and the first chunk starts from rest, as one pass does.
     """
+    import torch
+
     as_numpy = not isinstance(audio, torch.Tensor)
     signal = torch.from_numpy(np.ascontiguousarray(audio)) if as_numpy else audio
     if signal.ndim == 0 or signal.shape[-1] == 0:
