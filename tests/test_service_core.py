@@ -43,7 +43,9 @@ def test_settings_come_from_stemdeck_variables(
     monkeypatch.setenv("STEMDECK_API_KEYS", "alpha, beta,,")
     monkeypatch.setenv("STEMDECK_STORAGE", "s3")
     monkeypatch.setenv("STEMDECK_MAX_UPLOAD_MB", "1.5")
+    monkeypatch.setenv("STEMDECK_S3_ENDPOINT", "")  # as a compose env file leaves it
     settings = Settings()
+    assert settings.s3_endpoint is None
     assert settings.api_keys == ["alpha", "beta"]
     assert settings.storage == "s3"
     assert settings.max_upload_bytes == int(1.5 * 1024 * 1024)

@@ -18,8 +18,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Settings(BaseSettings):
     """StemDeck's configuration; each field is `STEMDECK_<NAME>` in the environment."""
 
+    # An empty variable (`STEMDECK_S3_ENDPOINT=` in a compose env file) means "not set".
     model_config = SettingsConfigDict(
-        env_prefix="STEMDECK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="STEMDECK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,
     )
 
     data_dir: Path = Field(
