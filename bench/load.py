@@ -5,7 +5,8 @@ warm up; then, for --seconds, --pollers concurrent clients poll `GET /v1/jobs/{i
 already submitted while --jobs short songs are uploaded at an even pace. Afterwards every job
 must end `succeeded` (a job that fails or never ends is counted as lost). Prints throughput,
 p50/p99 latency and error counts per request kind, and the API process's memory (RSS) at the
-start, its peak and at the end of the load.
+start, after 15 s of load (threads, connections and caches made), its peak and at the end: flat
+memory means the end is no higher than the warmed-up figure plus noise.
 
     .venv/bin/python bench/load.py [--pollers 200] [--jobs 50] [--seconds 60] [--song-seconds 3]
 """
@@ -33,6 +34,8 @@ from pipeline import free_port, wait_ready, wait_warm
 from stemdeck.common.audio import write_audio
 
 ENDED = ("succeeded", "failed", "cancelled")
+#: RSS this far into the load is the warmed-up baseline (threads, connections, caches made).
+WARM_S = 15.0
 
 
 @dataclass
@@ -110,15 +113,20 @@ async def poller(
             tally.error(type(exc).__name__)
 
 
-async def watch_memory(process: psutil.Process, stop: float, samples: list[float]) -> None:
+async def watch_memory(
+    process: psutil.Process, stop: float, samples: list[tuple[float, float]]
+) -> None:
+    """(seconds since the load began, RSS in MiB) every half second."""
+    began = time.monotonic()
     while time.monotonic() < stop:
-        samples.append(process.memory_info().rss / 2**20)
+        samples.append((time.monotonic() - began, process.memory_info().rss / 2**20))
         await asyncio.sleep(0.5)
 
 
 async def load(url: str, api: psutil.Process, songs: list[Path], args: argparse.Namespace) -> dict:
     ids: list[str] = []
-    polls, submits, rss = Tally(), Tally(), [api.memory_info().rss / 2**20]
+    polls, submits = Tally(), Tally()
+    rss = [(0.0, api.memory_info().rss / 2**20)]
     limits = httpx.Limits(max_connections=args.pollers + 10, max_keepalive_connections=args.pollers)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
         began = time.monotonic()
@@ -129,7 +137,7 @@ async def load(url: str, api: psutil.Process, songs: list[Path], args: argparse.
             *(poller(client, ids, stop, polls, seed) for seed in range(args.pollers)),
         )
         elapsed = time.monotonic() - began
-    rss.append(api.memory_info().rss / 2**20)
+    rss.append((elapsed, api.memory_info().rss / 2**20))
     return {"ids": ids, "polls": polls, "submits": submits, "rss": rss, "elapsed": elapsed}
 
 
@@ -189,7 +197,10 @@ def main() -> None:
     print(f"status polls: {polls.summary(elapsed)}")
     print(f"submissions:  {submits.summary(elapsed)}")
     print(f"jobs: {outcome} -> lost or not succeeded: {lost}")
-    print(f"API RSS (MiB): start {rss[0]:.0f}, peak {max(rss):.0f}, end {rss[-1]:.0f}")
+    warm = next((mib for t, mib in rss if t >= WARM_S), rss[-1][1])
+    peak = max(mib for _, mib in rss)
+    print(f"API RSS (MiB): idle {rss[0][1]:.0f}, after {WARM_S:g} s of load {warm:.0f}, "
+          f"peak {peak:.0f}, end {rss[-1][1]:.0f}")  # fmt: skip
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     (results / "load.json").write_text(
@@ -201,7 +212,7 @@ def main() -> None:
                 "polls": {"count": len(polls.latencies), "errors": polls.errors},
                 "submits": {"count": len(submits.latencies), "errors": submits.errors},
                 "outcome": outcome,
-                "rss_mib": {"start": rss[0], "peak": max(rss), "end": rss[-1]},
+                "rss_mib": {"idle": rss[0][1], "warm": warm, "peak": peak, "end": rss[-1][1]},
             },
             indent=2,
         )
