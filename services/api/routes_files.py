@@ -50,7 +50,7 @@ def get_stem(
     entry = stems[stem]
     key, fmt = entry["key"], entry.get("format", "wav")
     if services.settings.s3_public_endpoint:
-        url = services.storage.presigned_url(key, 600)
+        url = services.storage.presigned_url(key, services.settings.presign_seconds)
         if url:
             return RedirectResponse(url, status_code=307)
     try:

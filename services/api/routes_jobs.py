@@ -16,6 +16,9 @@ from stemdeck.common import pipeline
 from stemdeck.common.jobs import ENDED, Job, JobStatus, move
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+#: Largest list offset: the job stores take 64-bit integers (a larger one was a 500 on SQLite
+#: and a 503 on Redis), and no one pages past a billion jobs.
+MAX_OFFSET = 10**9
 
 _OPTIONS_SCHEMA: dict[str, Any] = {
     "stems": {"type": "string", "enum": ["four", "two"], "default": "four"},
@@ -86,7 +89,7 @@ async def _submit_job(request: Request, services: Services, owner: str) -> JSONR
 def list_jobs(
     services: ServicesDep,
     owner: Caller,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     jobs, total = services.store.list_jobs(owner, offset, limit)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,14 @@ def _sf_reason(exc: Exception) -> str:
     return text.removeprefix("Error : ")
 
 
+_FFMPEG_CONTEXT = re.compile(r"\[[\w:.-]+ @ 0x[0-9a-fA-F]+\]\s*")
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    """ffmpeg's message without its "[decoder @ 0x55d0c1a2b3c0] " prefix (a memory address)."""
+    return _FFMPEG_CONTEXT.sub("", str(exc))
+
+
 def _probe(path: PathLike) -> tuple[AudioInfo, bool]:
     """Describe `path`; the flag says whether ffmpeg (rather than libsndfile) must decode it."""
     p, shown = Path(path), _shown(path)
@@ -117,9 +126,12 @@ def _probe(path: PathLike) -> tuple[AudioInfo, bool]:
     except ffmpeg.FFmpegError as exc:
         if sf_empty:
             raise AudioError(
-                f"{shown} contains no audio StemDeck can read (libsndfile: 0 frames; ffmpeg: {exc})"
+                f"{shown} contains no audio StemDeck can read (libsndfile: 0 frames; "
+                f"ffmpeg: {_ffmpeg_reason(exc)})"
             ) from None
-        unreadable = f"{shown} is not an audio file StemDeck can read (ffmpeg: {exc})"
+        unreadable = (
+            f"{shown} is not an audio file StemDeck can read (ffmpeg: {_ffmpeg_reason(exc)})"
+        )
         raise AudioError(unreadable) from None
     if stream.channels <= 0:
         raise AudioError(f"{shown} contains no audio (0 channels)")
@@ -197,7 +209,8 @@ def _ffmpeg_native(
         yield from ffmpeg.decode(path, sample_rate, channels, _NATIVE_CHUNK, stream)
     except ffmpeg.FFmpegError as exc:
         raise AudioError(
-            f"{_shown(path)} is damaged or truncated and could not be decoded (ffmpeg: {exc})"
+            f"{_shown(path)} is damaged or truncated and could not be decoded "
+            f"(ffmpeg: {_ffmpeg_reason(exc)})"
         ) from exc
 
 
@@ -322,8 +335,11 @@ def read_audio(
     channels: int = TARGET_CHANNELS,
     stream: int = 0,
 ) -> np.ndarray:
-    """The whole file as float32 (channels, frames); for short files, training data and tests."""
+    """The whole file as float32 (channels, frames); for short files, training data and tests.
+    A file of a few frames resampled to a lower rate may come out 0 frames long."""
     blocks = list(iter_blocks(path, sample_rate=sample_rate, channels=channels, stream=stream))
+    if not blocks:
+        return np.zeros((channels, 0), np.float32)
     return np.concatenate(blocks, axis=1)
 
 

@@ -8,6 +8,7 @@ already produced. Overall progress is a weighted sum of the stages, so it only m
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from enum import StrEnum
@@ -168,7 +169,7 @@ def start_stage(job: Job, name: str, device: str | None = None) -> Job:
 def report_progress(job: Job, name: str, percent: float) -> Job:
     """Progress of a running stage; never moves backwards, stays below 100 until it ends."""
     stage = job.stages[name]
-    if stage.status == StageStatus.RUNNING:
+    if stage.status == StageStatus.RUNNING and math.isfinite(percent):
         stage.progress = max(stage.progress, min(99.9, round(float(percent), 1)))
         job.updated_at = time.time()
     return job
@@ -190,8 +191,9 @@ def finish_stage(job: Job, name: str) -> Job:
 
 
 def fail(job: Job, name: str, message: str) -> Job:
-    """The stage failed: the job fails with a message a person understands; results stay."""
-    if job.status in ENDED:
+    """The stage failed: the job fails with a message a person understands; results stay.
+    A stage that already ended keeps its end (a redelivered twin failing late changes nothing)."""
+    if job.status in ENDED or job.stages[name].status in _STAGE_ENDED:
         return job
     _end_stage(job.stages[name], StageStatus.FAILED, message)
     job.error = JobError(stage=name, message=message)

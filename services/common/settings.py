@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         description="Endpoint browsers can reach; when set, stem downloads redirect to "
         "presigned URLs on it instead of streaming through the API.",
     )
+    presign_seconds: int = Field(
+        default=600, ge=1, le=604800, description="Lifetime of presigned stem URLs (s)."
+    )
     s3_bucket: str = "stemdeck"
     s3_region: str = "us-east-1"
     s3_access_key: SecretStr | None = None
