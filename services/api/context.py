@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from celery import Celery
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from stemdeck.api.auth import RateLimiter, authenticate
 from stemdeck.api.metrics import Metrics
@@ -92,6 +93,14 @@ def batch_jobs(services: Services, batch: Batch) -> list[Job]:
         services.metrics.observe(job)
         jobs.append(job)
     return jobs
+
+
+async def read_own_job(services: Services, owner: str, job_id: str) -> Job:
+    """`own_job` for async routes: on the event loop when the store is local (a thread hop
+    costs more than the read), in the thread pool when it is a network service."""
+    if services.store.local:
+        return own_job(services, owner, job_id)
+    return await run_in_threadpool(own_job, services, owner, job_id)
 
 
 def job_view(job: Job) -> dict[str, Any]:

@@ -9,7 +9,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from stemdeck.api.checks import check_upload
-from stemdeck.api.context import Caller, Services, ServicesDep, job_view, own_job
+from stemdeck.api.context import (
+    Caller,
+    Services,
+    ServicesDep,
+    job_view,
+    own_job,
+    read_own_job,
+)
 from stemdeck.api.submit import OPTION_FIELDS, create_jobs, parse_options
 from stemdeck.api.uploads import read_form, refuse
 from stemdeck.common import pipeline
@@ -104,8 +111,10 @@ def list_jobs(
 
 
 @router.get("/{job_id}", summary="Read a job's record")
-def get_job(job_id: str, services: ServicesDep, owner: Caller) -> dict[str, Any]:
-    return job_view(own_job(services, owner, job_id))
+async def get_job(job_id: str, services: ServicesDep, owner: Caller) -> JSONResponse:
+    """The most frequent request (clients poll it): no thread hop when the store is local, and
+    serialised with `json` directly."""
+    return JSONResponse(job_view(await read_own_job(services, owner, job_id)))
 
 
 @router.post("/{job_id}/cancel", summary="Cancel a queued or running job")

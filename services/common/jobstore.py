@@ -42,9 +42,15 @@ class JobStore(Protocol):
     def stalled(self, before: float) -> list[str]: ...
     def check(self) -> None: ...
 
+    #: True when a read never waits on a network (fine to do on an event loop).
+    local: bool
+
 
 class RedisJobStore:
     """Records as JSON strings; per-owner and expiry indexes as sorted sets."""
+
+    #: Calls go over the network and may wait for timeouts: keep them off an event loop.
+    local = False
 
     def __init__(self, url: str, prefix: str = "stemdeck") -> None:
         import redis
@@ -176,6 +182,9 @@ class _RedisErrors:
 
 class SqliteJobStore:
     """Records in one SQLite file (WAL mode, so the API and workers read while one writes)."""
+
+    #: A read by key is a local file lookup well under a millisecond, never blocked by writers.
+    local = True
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
