@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 out_console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 GenresOption = Annotated[
@@ -175,7 +176,17 @@ def synth_genres(
     except (ValueError, RuntimeError) as exc:
         raise _fail(str(exc)) from None
     started = time.perf_counter()
-    for count, (job, _row, taken) in enumerate(run_clips(todo, out, jobs), start=1):
-        out_console.print(f"[{count}/{len(todo)}] {job.genre}.{job.number:05d} {taken:.1f} s")
+    failed = 0
+    for count, (job, _row, taken, error) in enumerate(run_clips(todo, out, jobs), start=1):
+        name = f"{job.genre}.{job.number:05d}"
+        if error:
+            failed += 1
+            err_console.print(f"[{count}/{len(todo)}] ✗ {name}: {escape(error)}")
+        else:
+            out_console.print(f"[{count}/{len(todo)}] {name} {taken:.1f} s")
     elapsed = time.perf_counter() - started
-    out_console.print(f"{len(todo)} clips in {elapsed:.1f} s under {escape(str(out))}")
+    made = len(todo) - failed
+    out_console.print(f"{made} clips in {elapsed:.1f} s under {escape(str(out))}")
+    if failed:
+        err_console.print(f"{failed} clip(s) could not be rendered (see ✗); the rest are kept")
+        raise typer.Exit(1)

@@ -18,6 +18,9 @@ from stemdeck.training.synth.workers import make_song, run_jobs
 
 GTZAN_RATE = 22050
 GTZAN_SECONDS = 30.0
+#: Seeds tried for one clip before it is given up (the clips.csv row names the one used).
+RENDER_TRIES = 3
+_RETRY_SEED_STEP = 7919
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,23 @@ def clip_path(out: Path, job: ClipJob) -> Path:
     return out / "genres_original" / job.genre / f"{job.genre}.{job.number:05d}.wav"
 
 
-def make_clip(job: ClipJob, out: Path) -> tuple[ClipJob, dict, float]:
-    """Compose and render one 30 s song, and write its mixture as a GTZAN clip."""
+def make_clip(job: ClipJob, out: Path) -> tuple[ClipJob, dict | None, float, str | None]:
+    """Compose and render one 30 s song and write its mixture as a GTZAN clip. A render that
+    fails (a synthesiser voice choking on one arrangement, e.g. Festival's lp diphone voice)
+    is retried with other seeds; after RENDER_TRIES the clip is reported, not the run ended.
+    Returns (job, its clips.csv row or None, seconds, error or None)."""
     started = time.perf_counter()
     name = f"{job.genre}.{job.number:05d}"
-    song, rendered = make_song(job.genre, GTZAN_SECONDS, job.seed, name, job.sound_set)
+    errors = []
+    for attempt in range(RENDER_TRIES):
+        seed = job.seed + _RETRY_SEED_STEP * attempt
+        try:
+            song, rendered = make_song(job.genre, GTZAN_SECONDS, seed, name, job.sound_set)
+            break
+        except RuntimeError as exc:
+            errors.append(f"seed {seed}: {exc}")
+    else:
+        return job, None, time.perf_counter() - started, "; ".join(errors)
     mono = rendered.mixture.mean(0)
     clip = soxr.resample(mono, 44100, GTZAN_RATE, quality="HQ")
     path = clip_path(out, job)
@@ -57,17 +72,18 @@ def make_clip(job: ClipJob, out: Path) -> tuple[ClipJob, dict, float]:
     sf.write(part, np.clip(clip, -1, 1), GTZAN_RATE, subtype="PCM_16", format="WAV")
     part.replace(path)
     row = {"file": str(path.relative_to(out)), "genre": job.genre, "tempo": song.tempo,
-           "key": song.key, "sound_set": job.sound_set, "seed": job.seed}  # fmt: skip
-    return job, row, time.perf_counter() - started
+           "key": song.key, "sound_set": job.sound_set, "seed": seed}  # fmt: skip
+    return job, row, time.perf_counter() - started, None
 
 
 def run_clips(jobs: Sequence[ClipJob], out: Path, workers: int = 1) -> Iterator[tuple]:
-    """Make the clips, yielding (job, row, seconds) as each finishes; then write
-    OUT/genres_original/clips.csv with every clip's tempo, key and seed."""
+    """Make the clips, yielding (job, row, seconds, error) as each finishes; then write
+    OUT/genres_original/clips.csv with every made clip's tempo, key and seed."""
     rows: list[dict] = []
     try:
         for result in run_jobs(make_clip, jobs, out, workers=workers):
-            rows.append(result[1])
+            if result[1] is not None:
+                rows.append(result[1])
             yield result
     finally:
         if rows:
