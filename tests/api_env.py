@@ -23,18 +23,19 @@ from tests.servers import free_port, wait_for_port
 @contextlib.contextmanager
 def api_thread(settings: Settings, **app_options: Any) -> Iterator[str]:
     """The app for `settings` served by uvicorn in a thread; yields its base URL."""
-    import uvicorn
-
     from stemdeck.api.app import create_app
 
+    with app_thread(create_app(settings, **app_options)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def app_thread(app: Any) -> Iterator[str]:
+    """An app built by the caller (e.g. with wrapped stores) served by uvicorn in a thread."""
+    import uvicorn
+
     port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, **app_options),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

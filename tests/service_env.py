@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from stemdeck.common.jobs import Job
 from stemdeck.common.jobstore import JobStore, open_job_store
 from stemdeck.common.settings import Settings
 from stemdeck.common.storage import Storage, open_storage
-from tests.servers import free_port
+from tests.servers import free_port, moto_server, redis_server
 
 
 @dataclass
@@ -145,3 +147,21 @@ def _running(service: ServiceEnv) -> Iterator[ServiceEnv]:
         yield service
     finally:
         service.stop_workers()
+
+
+#: The two backends the product ships; parametrize module fixtures with these.
+BACKENDS = ("redis-s3", "embedded")
+
+
+@contextlib.contextmanager
+def backend_env(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceEnv]:
+    """A ServiceEnv on one of BACKENDS, its servers (Redis, moto) started here and stopped after."""
+    data = tmp_path_factory.mktemp("data")
+    with contextlib.ExitStack() as stack:
+        if kind == "embedded":
+            env = stack.enter_context(embedded_env(data))
+        else:
+            redis = stack.enter_context(redis_server(tmp_path_factory.mktemp("redis")))
+            s3 = stack.enter_context(moto_server())
+            env = stack.enter_context(service_env(data, redis.url, s3.url))
+        yield env

@@ -5,7 +5,6 @@ readiness and metrics."""
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import io
 import json
@@ -25,28 +24,15 @@ from stemdeck.common import pipeline
 from stemdeck.common.jobs import Job
 from stemdeck.common.settings import Settings
 from tests.api_env import api_thread, poll, separated, settings_with, song_file, tagged_song
-from tests.servers import Server, free_port, moto_server, redis_server
-from tests.service_env import ServiceEnv, embedded_env, service_env
+from tests.servers import free_port
+from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
 
-@pytest.fixture(scope="module")
-def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module", params=["redis-s3", "embedded"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceEnv]:
-    data = tmp_path_factory.mktemp("data")
-    with contextlib.ExitStack() as stack:
-        if request.param == "embedded":
-            env = stack.enter_context(embedded_env(data))
-        else:
-            redis: Server = request.getfixturevalue("redis")
-            s3 = stack.enter_context(moto_server())
-            env = stack.enter_context(service_env(data, redis.url, s3.url))
+    with backend_env(request.param, tmp_path_factory) as env:
         env.storage()  # creates the bucket or the folder
         env.start_worker("separate")
         yield env

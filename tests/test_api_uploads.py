@@ -5,7 +5,6 @@ flat memory."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import select
 import socket
@@ -23,24 +22,16 @@ import soundfile as sf
 from stemdeck.common.audio import write_audio
 from tests.api_env import api_process, serve_process
 from tests.conftest import make_song
-from tests.servers import moto_server, redis_server
-from tests.service_env import ServiceEnv, embedded_env, service_env
+from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
 LIMIT_MB = 2
 
 
-@pytest.fixture(scope="module", params=["redis-s3", "embedded"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceEnv]:
-    data = tmp_path_factory.mktemp("data")
-    with contextlib.ExitStack() as stack:
-        if request.param == "embedded":
-            env = stack.enter_context(embedded_env(data))
-        else:
-            redis = stack.enter_context(redis_server(tmp_path_factory.mktemp("redis")))
-            s3 = stack.enter_context(moto_server())
-            env = stack.enter_context(service_env(data, redis.url, s3.url))
+    with backend_env(request.param, tmp_path_factory) as env:
         env.env.update(
             STEMDECK_MAX_UPLOAD_MB=str(LIMIT_MB),
             STEMDECK_MAX_DURATION_S="8",

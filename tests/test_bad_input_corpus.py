@@ -11,7 +11,6 @@ sizes, callbacks); this corpus covers what is wrong inside the files.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -26,8 +25,7 @@ import httpx
 import pytest
 
 from tests.api_env import api_process, serve_process
-from tests.servers import moto_server, redis_server
-from tests.service_env import ServiceEnv, embedded_env, service_env
+from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())
@@ -38,18 +36,11 @@ _POINTER = re.compile(r"0x[0-9a-f]{8,}", re.IGNORECASE)
 _LIBRARY_NOISE = ("Note: ", "Warning: ", "[src/libmpg123")
 
 
-@pytest.fixture(scope="module", params=["redis-s3", "embedded"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceEnv]:
-    data = tmp_path_factory.mktemp("data")
-    with contextlib.ExitStack() as stack:
-        if request.param == "embedded":
-            env = stack.enter_context(embedded_env(data))
-        else:
-            redis = stack.enter_context(redis_server(tmp_path_factory.mktemp("redis")))
-            s3 = stack.enter_context(moto_server())
-            env = stack.enter_context(service_env(data, redis.url, s3.url))
+    with backend_env(request.param, tmp_path_factory) as env:
         yield env
 
 

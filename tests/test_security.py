@@ -15,13 +15,11 @@ in private or loopback ranges (test_api_uploads.py, test_api_jobs.py).
 from __future__ import annotations
 
 import calendar
-import contextlib
 import hashlib
 import hmac
 import io
 import re
 import socket
-import threading
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -38,10 +36,9 @@ from stemdeck.api.app import create_app
 from stemdeck.common.jobs import Job, JobStatus
 from stemdeck.common.settings import Settings
 from stemdeck.common.storage import Storage
-from tests.api_env import settings_with
+from tests.api_env import app_thread, settings_with
 from tests.conftest import make_song
-from tests.servers import free_port, moto_server, redis_server
-from tests.service_env import ServiceEnv, embedded_env, service_env
+from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
 ALPHA, BETA = "alpha-key-7f3a9c", "beta-key-2d81e0"
 STEMS = ("vocals", "drums", "bass", "other")
@@ -118,28 +115,6 @@ class Keyed:
         self.storage.calls.clear()
 
 
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """uvicorn in a thread for an app built here (so its stores can be wrapped first)."""
-    import uvicorn
-
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-
-
 def give_stems(store: Any, storage: Storage, job_id: str, tmp: Path) -> None:
     """What a finished pipeline leaves: four stem objects and a succeeded record."""
     stems = {}
@@ -157,18 +132,11 @@ def give_stems(store: Any, storage: Storage, job_id: str, tmp: Path) -> None:
     store.update_job(job_id, finish)
 
 
-@pytest.fixture(scope="module", params=["redis-s3", "embedded"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServiceEnv]:
-    data = tmp_path_factory.mktemp("data")
-    with contextlib.ExitStack() as stack:
-        if request.param == "embedded":
-            env = stack.enter_context(embedded_env(data))
-        else:
-            redis = stack.enter_context(redis_server(tmp_path_factory.mktemp("redis")))
-            s3 = stack.enter_context(moto_server())
-            env = stack.enter_context(service_env(data, redis.url, s3.url))
+    with backend_env(request.param, tmp_path_factory) as env:
         env.storage()  # creates the bucket or the folder
         yield env
 
@@ -188,7 +156,7 @@ def keyed(service: ServiceEnv, tmp_path_factory: pytest.TempPathFactory) -> Iter
     store, storage = Recorder(services.store), Recorder(services.storage)
     services.store, services.storage = store, storage
     paths = {(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops}
-    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as alpha:
+    with app_thread(app) as url, httpx.Client(base_url=url, timeout=30) as alpha:
         files = [("files", ("01 - Mine.wav", small_wav()))]
         answer = alpha.post("/v1/batches", files=files, headers={"X-API-Key": ALPHA})
         assert answer.status_code == 201, answer.text
@@ -445,7 +413,7 @@ def test_presigned_urls_belong_to_the_owner_and_expire(keyed: Keyed) -> None:
     stem = f"/v1/jobs/{keyed.job_id}/stems/vocals"
     key = f"jobs/{keyed.job_id}/stems/vocals.wav"
     expected = b"".join(keyed.service.storage().open_range(key))
-    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with app_thread(app) as url, httpx.Client(base_url=url, timeout=30) as client:
         assert client.get(stem).status_code == 401
         other = client.get(stem, headers={"X-API-Key": BETA})
         assert other.status_code == 404 and "location" not in other.headers
@@ -467,7 +435,8 @@ def test_presigned_urls_belong_to_the_owner_and_expire(keyed: Keyed) -> None:
     ):
         assert sigv4_verdict(edited, secret, redirected_at) == "bad signature", edited
     brief = settings_with(public, presign_seconds=1)  # STEMDECK_PRESIGN_SECONDS
-    with serve(create_app(brief, frontend_dir=keyed.service.data_dir / "no-frontend")) as url:
+    brief_app = create_app(brief, frontend_dir=keyed.service.data_dir / "no-frontend")
+    with app_thread(brief_app) as url:
         short = httpx.get(f"{url}{stem}", headers={"X-API-Key": ALPHA}).headers["location"]
     assert parse_qs(urlsplit(short).query)["X-Amz-Expires"] == ["1"]
     assert sigv4_verdict(short, secret, time.time() + 2) == "expired"
