@@ -12,12 +12,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stemdeck.common.audio import write_audio
 from stemdeck.common.settings import Settings
 from tests.conftest import make_song
 from tests.servers import free_port, wait_for_port
+
+if TYPE_CHECKING:
+    from tests.service_env import ServiceEnv
 
 
 @contextlib.contextmanager
@@ -106,6 +109,20 @@ def serve_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def api_alone(service: ServiceEnv) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The API of `service` with no workers, as a child process (a crash shows as an exit; the
+    stored objects change only through the API): uvicorn, or `stemdeck serve --no-workers`."""
+    service.storage()  # creates the bucket or the folder
+    log = service.data_dir / "api.log"
+    if service.embedded:
+        running = serve_process(service.env, service.data_dir, log, "--no-workers")
+    else:
+        running = api_process(service.env, log)
+    with running as answer:
+        yield answer
 
 
 def settings_with(base: Settings, **changes: Any) -> Settings:

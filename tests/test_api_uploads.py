@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from stemdeck.common.audio import write_audio
-from tests.api_env import api_process, serve_process
+from tests.api_env import api_alone
 from tests.conftest import make_song
 from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
@@ -43,13 +43,7 @@ def service(
 @pytest.fixture(scope="module")
 def api(service: ServiceEnv) -> Iterator[tuple[str, Any]]:
     """The API alone (no workers, so the stored objects change only through the API)."""
-    service.storage()  # creates the bucket or the folder
-    log = service.data_dir / "api.log"
-    if service.embedded:
-        running = serve_process(service.env, service.data_dir, log, "--no-workers")
-    else:
-        running = api_process(service.env, log)
-    with running as answer:
+    with api_alone(service) as answer:
         yield answer
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api_env import api_process, serve_process
+from tests.api_env import api_alone
 from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
@@ -47,13 +47,7 @@ def service(
 @pytest.fixture(scope="module")
 def api(service: ServiceEnv) -> Iterator[tuple[str, Any]]:
     """The API alone, as a child process (a crash would show as an exit), default limits."""
-    service.storage()  # creates the bucket or the folder
-    log = service.data_dir / "api.log"
-    if service.embedded:
-        running = serve_process(service.env, service.data_dir, log, "--no-workers")
-    else:
-        running = api_process(service.env, log)
-    with running as answer:
+    with api_alone(service) as answer:
         yield answer
 
 
