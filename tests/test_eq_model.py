@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +14,8 @@ from stemdeck.eq.checkpoints import (
     open_model,
     save_checkpoint,
 )
-from stemdeck.eq.features import WINDOW_FRAMES
+from stemdeck.eq.features import MODEL_RATE, WINDOW_FRAMES
+from stemdeck.eq.filters import apply_eq
 from stemdeck.eq.model import EqConfig, EqNet, parameter_count
 
 #: DESIGN.md §3.2: the state_dict of the seed's model2_mastering.pth, key by key.
@@ -80,6 +82,32 @@ def test_stem_aware_variant_adds_only_a_stem_offset() -> None:
     assert not torch.allclose(same, other)
 
 
+def test_full_band_variant_changes_only_the_front_end() -> None:
+    model = EqNet(EqConfig(variant="full-band")).eval()
+    layout = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    front = {"to_spec.spectrogram.window": (4096,), "to_spec.mel_scale.fb": (2049, 64)}
+    assert layout == {**SEED_LAYOUT, **front}
+    assert parameter_count(model) == 155_107
+    with torch.no_grad():
+        assert model(torch.randn(2, WINDOW_FRAMES) * 0.1).shape == (2, 3)
+
+
+def test_only_the_full_band_front_end_sees_the_high_shelf() -> None:
+    """Why the full-band variant exists: +10 dB on the 10 kHz shelf lifts its top mel bands
+    by nearly the full gain, while the seed's 22.05 kHz front end (ending at 11 kHz) sees
+    about half of it."""
+    noise = torch.from_numpy(np.random.default_rng(0).normal(0, 0.1, WINDOW_FRAMES + 8820))
+    boosted = apply_eq(noise, MODEL_RATE, [0.0, 0.0, 10.0])
+    lifts = {}
+    for variant in ("seed", "full-band"):
+        model = EqNet(EqConfig(variant=variant, level_norm=False))
+        clean = model.features(noise[None, -WINDOW_FRAMES:].float())
+        damaged = model.features(boosted[None, -WINDOW_FRAMES:].float())
+        lifts[variant] = float((damaged - clean)[..., -4:, :].mean())
+    assert lifts["full-band"] > 8.0
+    assert lifts["seed"] < 6.0
+
+
 def test_the_seed_checkpoint_loads_into_the_seed_variant(tmp_path: Path) -> None:
     state = seed_state_dict()
     path = tmp_path / "model2_mastering.pth"
@@ -140,7 +168,7 @@ def test_unreadable_and_hostile_files_are_refused(tmp_path: Path) -> None:
 
 def test_the_bundled_model_loads() -> None:
     loaded = open_model("default")
-    assert loaded.config.variant in ("seed", "stem-aware")
+    assert loaded.config.variant == "full-band"
     assert loaded.metadata["training"]["steps"] > 0
     size = (Path(__file__).parents[1] / "services/eq/weights/default.pt").stat().st_size
     assert size < 25 * 1024 * 1024

@@ -152,11 +152,6 @@ def test_spectral_distance_sees_the_damage() -> None:
     [(MUSDB7, "valid", 8, None), (SYNTH, "test", 8, 9.0)],
     ids=["musdb18-7-valid", "synth-test"],
 )
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue #5 open: the bundled model restores 79.5 % (synthetic) and 75.5 % (real "
-    "previews) of damaged stems, below the 80 % target (services/eq/weights/default.md)",
-)
 def test_bundled_model_undoes_damage_on_held_out_stems(
     root: Path, split: str, tracks: int | None, seconds: float | None
 ) -> None:

@@ -37,7 +37,7 @@ class EqTrainSettings:
     """Knobs of one Auto-EQ training run (defaults fit a 2-core CPU in about half an hour).
 
     Attributes:
-        variant: "seed" or "stem-aware" (see `stemdeck.eq.model`).
+        variant: "seed", "stem-aware" or "full-band" (see `stemdeck.eq.model`).
         level_norm: scale each window to -20 dBFS before the mel.
         steps: optimiser steps in total (a resumed run continues to this count).
         batch: windows per step.
@@ -50,7 +50,7 @@ class EqTrainSettings:
             front end always runs in float32.
     """
 
-    variant: str = "stem-aware"
+    variant: str = "full-band"
     level_norm: bool = True
     steps: int = 800
     batch: int = 64

@@ -1,12 +1,11 @@
 """Auto-EQ training examples: clean stem windows, damaged on the fly by the shared EQ.
 
 Clean windows are cut once from the stems of MUSDB-layout datasets (drums, bass, other, vocals;
-silent windows rejected) and kept in memory as mono 44.1 kHz. Each time one is drawn it gets new
-random gains in [-10, +10] dB per band, applied with `stemdeck.eq.filters.apply_eq` at 44.1 kHz
-(the rate a mixer runs at, where a 10 kHz shelf is not squeezed against Nyquist), then is
-resampled to the model's 22.05 kHz with the same resampler as inference. The target is the
-inverse gain. A short pre-roll lets the filters and the resampler settle, as they have in a
-whole stem, before the 3 s the model sees.
+silent windows rejected) and kept in memory as mono 44.1 kHz, the rate every model takes. Each
+time one is drawn it gets new random gains in [-10, +10] dB per band, applied with
+`stemdeck.eq.filters.apply_eq` at 44.1 kHz (the rate a mixer runs at, where a 10 kHz shelf is
+not squeezed against Nyquist). The target is the inverse gain. A short pre-roll lets the filters
+settle, as they have in a whole stem, before the 3 s the model sees.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soxr
 import torch
 
 from stemdeck.eq.features import MODEL_RATE, SILENCE_DB, WINDOW_FRAMES, window_starts
@@ -24,11 +22,10 @@ from stemdeck.eq.filters import DAMAGE_RANGE_DB, apply_eq
 from stemdeck.eq.model import STEMS
 from stemdeck.training.musdb import find_tracks
 
-SOURCE_RATE = 44100
-_RATIO = SOURCE_RATE // MODEL_RATE
-PREROLL = round(0.2 * MODEL_RATE) * _RATIO
-POSTROLL = round(0.05 * MODEL_RATE) * _RATIO
-CORE = WINDOW_FRAMES * _RATIO
+SOURCE_RATE = MODEL_RATE
+PREROLL = round(0.2 * MODEL_RATE)
+POSTROLL = round(0.05 * MODEL_RATE)
+CORE = WINDOW_FRAMES
 #: Samples of one stored clean window at 44.1 kHz: pre-roll, the 3 s core, post-roll.
 SEGMENT = PREROLL + CORE + POSTROLL
 
@@ -108,15 +105,10 @@ def random_gains(count: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def damage(segments: torch.Tensor, gains_db: torch.Tensor) -> torch.Tensor:
-    """(n, WINDOW_FRAMES) model-rate windows of clean (n, SEGMENT) 44.1 kHz segments, each run
-    through the EQ with its own gains (n, 3)."""
-    filtered = apply_eq(segments, SOURCE_RATE, gains_db).numpy()
-    first = PREROLL // _RATIO
-    out = np.empty((len(filtered), WINDOW_FRAMES), np.float32)
-    for row, signal in enumerate(filtered):
-        low = soxr.resample(signal, SOURCE_RATE, MODEL_RATE, quality="HQ")
-        out[row] = low[first : first + WINDOW_FRAMES]
-    return torch.from_numpy(out)
+    """(n, WINDOW_FRAMES) windows of clean (n, SEGMENT) 44.1 kHz segments, each run through the
+    EQ with its own gains (n, 3), pre- and post-roll cut off."""
+    filtered = apply_eq(segments, SOURCE_RATE, gains_db)
+    return filtered[:, PREROLL : PREROLL + CORE].float().contiguous()
 
 
 class ExampleSampler:

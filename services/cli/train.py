@@ -175,8 +175,12 @@ def eq(
         Path, typer.Option(help="Run folder: state.pt, best.pt, history.csv, loss.png.")
     ] = Path("runs/eq"),
     variant: Annotated[
-        str, typer.Option(help="seed (the seed's exact network) or stem-aware.")
-    ] = "stem-aware",
+        str,
+        typer.Option(
+            help="seed (the seed's exact network), stem-aware (told the stem) or full-band "
+            "(the seed's network on a 20 Hz-22.05 kHz front end; the bundled one)."
+        ),
+    ] = "full-band",
     level_norm: Annotated[
         bool, typer.Option(help="Scale each window to -20 dBFS before the mel.")
     ] = True,

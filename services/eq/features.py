@@ -1,9 +1,17 @@
-"""What the Auto-EQ model sees: 3 s of mono audio at 22.05 kHz as a 64-band log-mel spectrogram.
+"""What the Auto-EQ model sees: 3 s of mono audio as a 64-band log-mel spectrogram.
 
-The settings are the seed's (n_fft 400, hop 200, power 2, HTK mel, dB with a 1e-10 floor), so
-its checkpoint's `to_spec.*` buffers fit. Training and inference both go through
-`to_model_rate` (soxr) and `split_windows`, so the model meets the same resampler, window
-placement and level in use as in training.
+Every model takes 3 s windows at 44.1 kHz, the mixer's rate, and turns them into a log-mel
+spectrogram with one of two front ends:
+
+- "seed": the seed's (resampled to 22.05 kHz inside the model, n_fft 400, hop 200, power 2, HTK
+  mel, dB with a 1e-10 floor), so its checkpoint's `to_spec.*` buffers fit. It ends at 11 kHz,
+  where the 10 kHz high shelf has not yet reached half its gain, and its 55 Hz FFT bins leave
+  the 100 Hz low shelf two or three bins.
+- "full-band": the same 64 HTK mel bands over 20 Hz-22.05 kHz of the 44.1 kHz signal, from a
+  4096-point FFT (10.8 Hz bins, hop 1024), so all three bands' regions are in sight.
+
+Training and inference both go through `to_model_rate` (soxr) and `split_windows`, so the model
+meets the same resampler, window placement and level in use as in training.
 """
 
 from __future__ import annotations
@@ -12,12 +20,20 @@ import numpy as np
 import soxr
 import torch
 
-MODEL_RATE = 22050
+#: Rate of the windows every model takes (the mixer's).
+MODEL_RATE = 44100
 WINDOW_SECONDS = 3.0
 WINDOW_FRAMES = round(WINDOW_SECONDS * MODEL_RATE)
-N_FFT = 400
-HOP = 200
 N_MELS = 64
+FRONT_ENDS: tuple[str, ...] = ("seed", "full-band")
+#: The seed's front end: its rate and STFT.
+SEED_RATE = 22050
+SEED_N_FFT = 400
+SEED_HOP = 200
+#: The full-band front end's STFT and mel range at MODEL_RATE.
+FULL_N_FFT = 4096
+FULL_HOP = 1024
+FULL_F_MIN = 20.0
 DB_FLOOR = 1e-10
 #: Windows quieter than this RMS (dBFS, after mono downmix) are silence: skipped in use,
 #: never drawn in training.
@@ -27,18 +43,35 @@ SILENCE_DB = -60.0
 TARGET_RMS_DB = -20.0
 
 
-def mel_spectrogram() -> torch.nn.Module:
-    """The seed's front end (a torchaudio MelSpectrogram; its buffers are `window` and `fb`)."""
+def mel_spectrogram(front_end: str = "seed") -> torch.nn.Module:
+    """A torchaudio MelSpectrogram (buffers `spectrogram.window` and `mel_scale.fb`): the seed's
+    at 22.05 kHz, or the full-band one at MODEL_RATE."""
     import torchaudio
 
+    if front_end == "seed":
+        settings = {"sample_rate": SEED_RATE, "n_fft": SEED_N_FFT, "hop_length": SEED_HOP}
+    elif front_end == "full-band":
+        settings = {
+            "sample_rate": MODEL_RATE,
+            "n_fft": FULL_N_FFT,
+            "hop_length": FULL_HOP,
+            "f_min": FULL_F_MIN,
+        }
+    else:
+        raise ValueError(f"unknown Auto-EQ front end {front_end!r}; use one of {FRONT_ENDS}")
     return torchaudio.transforms.MelSpectrogram(
-        sample_rate=MODEL_RATE,
-        n_fft=N_FFT,
-        hop_length=HOP,
-        n_mels=N_MELS,
-        power=2.0,
-        mel_scale="htk",
+        n_mels=N_MELS, power=2.0, mel_scale="htk", **settings
     )
+
+
+def to_front_end_rate(windows: torch.Tensor, front_end: str) -> torch.Tensor:
+    """MODEL_RATE windows at the rate the front end reads (the seed's 22.05 kHz: a 2:1
+    resample with torchaudio's windowed sinc, inside the model so every caller feeds 44.1 kHz)."""
+    if front_end != "seed":
+        return windows
+    import torchaudio
+
+    return torchaudio.functional.resample(windows, MODEL_RATE, SEED_RATE)
 
 
 def power_to_db(power: torch.Tensor) -> torch.Tensor:
@@ -56,7 +89,7 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
 
 
 def to_model_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mono float32 at 22.05 kHz (soxr HQ, as StemDeck's audio reader uses)."""
+    """Mono float32 at MODEL_RATE (soxr HQ, as StemDeck's audio reader uses)."""
     mono = to_mono(audio)
     if sample_rate == MODEL_RATE:
         return mono
@@ -88,7 +121,7 @@ def window_starts(frames: int, hop: int, window: int = WINDOW_FRAMES) -> list[in
 def split_windows(
     mono: np.ndarray, hop_seconds: float, max_windows: int | None = None
 ) -> tuple[torch.Tensor, list[int]]:
-    """(n, WINDOW_FRAMES) windows of a 22.05 kHz mono signal that are louder than SILENCE_DB,
+    """(n, WINDOW_FRAMES) windows of a MODEL_RATE mono signal that are louder than SILENCE_DB,
     and their starts; at most `max_windows`, spread evenly over the whole signal."""
     starts = window_starts(mono.shape[-1], max(1, round(hop_seconds * MODEL_RATE)))
     if not starts:

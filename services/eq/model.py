@@ -1,6 +1,7 @@
 """The Auto-EQ CNN: 3 s of a stem in, the three corrective gains (low, mid, high, in dB) out.
 
-Two variants share one network (seed report §III.B):
+Three variants share one network (seed report §III.B); each of the last two makes exactly one
+change to the seed, so each change is measured on its own:
 
 - "seed": exactly the seed's layout, so its checkpoint (`model2_mastering.pth`) loads:
   log-mel (`to_spec`) -> three blocks Conv2d 3x3 + BatchNorm + ReLU + MaxPool 2 (1->16->32->64,
@@ -9,6 +10,9 @@ Two variants share one network (seed report §III.B):
 - "stem-aware": the same, plus a learned 128-value offset per stem added to the hidden layer
   (`stem_embedding`, equivalent to feeding a one-hot stem id to `head.1`): the right tonal
   balance of a bass is not that of a vocal, and a stem's name is free information at inference.
+- "full-band": the seed's network on the full-band front end (64 mel bands over 20 Hz-22.05 kHz
+  of the 44.1 kHz window, 4096-point FFT; see `features`): the seed's 22.05 kHz input ends at
+  11 kHz, where the 10 kHz shelf has barely begun, and resolves the 100 Hz shelf with two bins.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from stemdeck.eq.features import normalise_level, power_to_db
+from stemdeck.eq.features import normalise_level, power_to_db, to_front_end_rate
 
-Variant = Literal["seed", "stem-aware"]
-VARIANTS: tuple[str, ...] = ("seed", "stem-aware")
+Variant = Literal["seed", "stem-aware", "full-band"]
+VARIANTS: tuple[str, ...] = ("seed", "stem-aware", "full-band")
 #: Stem names in StemDeck's (and MUSDB's) order; a stem's index is its id for the model.
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
 
@@ -32,7 +36,8 @@ class EqConfig:
     """Every Auto-EQ model knob.
 
     Attributes:
-        variant: "seed" (the seed's exact layout) or "stem-aware" (told which stem it hears).
+        variant: "seed" (the seed's exact layout), "stem-aware" (told which stem it hears) or
+            "full-band" (sees the whole spectrum in finer bins).
         level_norm: scale each window to -20 dBFS RMS before the mel. The seed did not; a
             checkpoint imported from the seed has it off.
         stems: stem names the model knows, in id order.
@@ -47,6 +52,11 @@ class EqConfig:
             raise ValueError(f"unknown Auto-EQ variant {self.variant!r}; use one of {VARIANTS}")
         if not self.stems:
             raise ValueError("an Auto-EQ model needs at least one stem name")
+
+    @property
+    def front_end(self) -> str:
+        """Which log-mel front end the variant reads (see `features`)."""
+        return "full-band" if self.variant == "full-band" else "seed"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -71,14 +81,14 @@ def _block(channels_in: int, channels_out: int) -> list[nn.Module]:
 
 
 class EqNet(nn.Module):
-    """Windows (batch, 66150) of 22.05 kHz mono audio -> corrective gains (batch, 3) in dB."""
+    """Windows (batch, 132300) of 44.1 kHz mono audio -> corrective gains (batch, 3) in dB."""
 
     def __init__(self, config: EqConfig | None = None) -> None:
         super().__init__()
         from stemdeck.eq.features import mel_spectrogram
 
         self.config = config or EqConfig()
-        self.to_spec = mel_spectrogram()
+        self.to_spec = mel_spectrogram(self.config.front_end)
         self.cnn = nn.Sequential(
             *_block(1, 16), *_block(16, 32), *_block(32, 64), nn.AdaptiveAvgPool2d((4, 4))
         )
@@ -91,7 +101,7 @@ class EqNet(nn.Module):
     def features(self, windows: torch.Tensor) -> torch.Tensor:
         """The log-mel input (batch, 1, 64, frames) the CNN sees."""
         with torch.autocast(windows.device.type, enabled=False):  # fp32 even in bf16 training
-            windows = windows.float()
+            windows = to_front_end_rate(windows.float(), self.config.front_end)
             if self.config.level_norm:
                 windows = normalise_level(windows)
             return power_to_db(self.to_spec(windows)).unsqueeze(1)

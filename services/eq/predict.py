@@ -85,7 +85,7 @@ def get_model(model: EqNet | LoadedEqModel | str | Path | None = None) -> EqNet:
 
 
 def predict_windows(model: EqNet, windows: torch.Tensor, stem: str, batch: int = 16) -> np.ndarray:
-    """Raw gains (n, 3) for (n, 66150) windows of 22.05 kHz mono audio of stem `stem`."""
+    """Raw gains (n, 3) for (n, 132300) windows of 44.1 kHz mono audio of stem `stem`."""
     stem_id = model.stem_id(stem)
     model.eval()
     outputs = []
@@ -117,7 +117,7 @@ def predict_eq(
 
     Args:
         audio: float (frames,) or (channels, frames) samples, any level.
-        sample_rate: their rate in Hz (resampled to 22.05 kHz for the model).
+        sample_rate: their rate in Hz (resampled to the model's 44.1 kHz).
         stem: "drums", "bass", "other" or "vocals".
         model: an EqNet, a loaded model, a bundled name or a file path; default the bundled one.
         hop_seconds: step between the 3 s windows. Default 1.5.
