@@ -5,8 +5,8 @@ spectrogram with one of two front ends:
 
 - "seed": the seed's (resampled to 22.05 kHz inside the model, n_fft 400, hop 200, power 2, HTK
   mel, dB with a 1e-10 floor), so its checkpoint's `to_spec.*` buffers fit. It ends at 11 kHz,
-  where the 10 kHz high shelf has not yet reached half its gain, and its 55 Hz FFT bins leave
-  the 100 Hz low shelf two or three bins.
+  where the 10 kHz high shelf has reached only about half its gain, and its 55 Hz FFT bins give
+  the 100 Hz low shelf's region two or three bins.
 - "full-band": the same 64 HTK mel bands over 20 Hz-22.05 kHz of the 44.1 kHz signal, from a
   4096-point FFT (10.8 Hz bins, hop 1024), so all three bands' regions are in sight.
 

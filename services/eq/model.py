@@ -12,7 +12,8 @@ change to the seed, so each change is measured on its own:
   balance of a bass is not that of a vocal, and a stem's name is free information at inference.
 - "full-band": the seed's network on the full-band front end (64 mel bands over 20 Hz-22.05 kHz
   of the 44.1 kHz window, 4096-point FFT; see `features`): the seed's 22.05 kHz input ends at
-  11 kHz, where the 10 kHz shelf has barely begun, and resolves the 100 Hz shelf with two bins.
+  11 kHz, where the 10 kHz shelf has reached only about half its gain, and gives the 100 Hz
+  shelf's region two or three FFT bins.
 """
 
 from __future__ import annotations
