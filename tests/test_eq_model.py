@@ -108,6 +108,25 @@ def test_only_the_full_band_front_end_sees_the_high_shelf() -> None:
     assert lifts["seed"] < 6.0
 
 
+def test_the_full_band_front_end_ignores_how_a_file_was_delivered() -> None:
+    """Content above 16 kHz (where codecs cut) and hiss 90 dB under the signal (a 16-bit
+    file's quantisation) leave the full-band log-mel as it is; the 10 kHz shelf still shows."""
+    rng = np.random.default_rng(0)
+    t = np.arange(WINDOW_FRAMES) / MODEL_RATE
+    spectrum = np.fft.rfft(np.sin(2 * np.pi * 440 * t) + 0.1 * rng.normal(size=t.shape))
+    spectrum[np.fft.rfftfreq(t.size, 1 / MODEL_RATE) > 12000] = 0  # nothing above 12 kHz
+    tone = np.fft.irfft(spectrum, n=t.size)
+    window = torch.from_numpy(0.1 * tone).float()[None]
+    above = window + 0.005 * torch.from_numpy(np.sin(2 * np.pi * 18000 * t)).float()
+    hiss = window + torch.from_numpy(rng.normal(0, 0.1 * 10 ** (-90 / 20), t.shape)).float()
+    model = EqNet(EqConfig(variant="full-band"))
+    inner = slice(2, -2)  # the first and last two frames also see the STFT's edge padding
+    base = model.features(window)[..., inner]
+    assert (model.features(above)[..., inner] - base).abs().max() < 0.5
+    assert (model.features(hiss)[..., inner] - base).abs().max() < 0.5
+    assert base.max() - base.min() <= 80.0 + 1e-3
+
+
 def test_the_seed_checkpoint_loads_into_the_seed_variant(tmp_path: Path) -> None:
     state = seed_state_dict()
     path = tmp_path / "model2_mastering.pth"

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from stemdeck.cli.main import app
 from stemdeck.eq.checkpoints import load_model
-from stemdeck.eq.features import WINDOW_FRAMES, to_model_rate
+from stemdeck.eq.features import WINDOW_FRAMES, rms_db, to_model_rate
 from stemdeck.eq.filters import apply_eq
 from stemdeck.training.eq_data import (
     PREROLL,
@@ -22,6 +22,7 @@ from stemdeck.training.eq_data import (
     ExampleSampler,
     collect_windows,
     damage,
+    deliver,
 )
 from stemdeck.training.eq_eval import damage_draws
 from tests.test_training_separator import make_musdb_hq
@@ -61,12 +62,31 @@ def test_windows_skip_silent_stems_and_samples_are_reproducible(dataset: Path) -
     sampler = ExampleSampler(bank)
     first = sampler.draw(5, torch.Generator().manual_seed(3))
     again = sampler.draw(5, torch.Generator().manual_seed(3))
-    assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert first[1].abs().max() <= 10.0
     windows, _, targets = sampler.build(*first)
     assert windows.shape == (5, WINDOW_FRAMES) and torch.equal(targets, (-first[1]).float())
+    assert torch.equal(windows, sampler.build(*again)[0])
     np.testing.assert_array_equal(damage_draws(1, 2, 3, 4), damage_draws(1, 2, 3, 4))
     assert not np.array_equal(damage_draws(1, 2, 3, 4), damage_draws(1, 2, 0, 4))
+
+
+def test_delivery_adds_a_noise_floor_or_a_codec_low_pass_to_some_windows() -> None:
+    """About half the training windows get hiss 60-100 dB under them, about a third lose
+    everything above an 11-20 kHz cut-off; the rest reach the model untouched."""
+    clean = torch.randn(1, WINDOW_FRAMES).expand(400, -1) * 0.1
+    seeds = torch.arange(400)
+    delivered = deliver(clean, seeds)
+    assert torch.equal(delivered, deliver(clean, seeds))
+    spectrum = torch.fft.rfft(delivered.double()).abs().pow(2)
+    top = spectrum[:, -spectrum.shape[-1] // 20 :].mean(-1)  # 20.9-22.05 kHz
+    cut = top < 1e-4 * spectrum.mean(-1)
+    residual_db = rms_db(delivered - clean) - rms_db(clean)
+    noisy = ~cut & (residual_db > -150)
+    assert 0.2 < float(cut.float().mean()) < 0.4
+    assert 0.3 < float(noisy.float().mean()) / (1 - float(cut.float().mean())) < 0.7
+    assert residual_db[noisy].min() > -101 and residual_db[noisy].max() < -59
+    assert torch.equal(delivered[~cut & ~noisy], clean[~cut & ~noisy])
 
 
 def test_train_then_eval_from_the_command_line(dataset: Path, tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ silent windows rejected) and kept in memory as mono 44.1 kHz, the rate every mod
 time one is drawn it gets new random gains in [-10, +10] dB per band, applied with
 `stemdeck.eq.filters.apply_eq` at 44.1 kHz (the rate a mixer runs at, where a 10 kHz shelf is
 not squeezed against Nyquist). The target is the inverse gain. A short pre-roll lets the filters
-settle, as they have in a whole stem, before the 3 s the model sees.
+settle, as they have in a whole stem, before the 3 s the model sees. Training windows then
+pass through `deliver`, which gives some of them what a real file adds after the EQ (a noise
+floor, a codec's low-pass); validation windows do not, so they are scored as `eval eq` scores.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stemdeck.eq.features import MODEL_RATE, SILENCE_DB, WINDOW_FRAMES, window_starts
+from stemdeck.eq.features import MODEL_RATE, SILENCE_DB, WINDOW_FRAMES, rms_db, window_starts
 from stemdeck.eq.filters import DAMAGE_RANGE_DB, apply_eq
 from stemdeck.eq.model import STEMS
 from stemdeck.training.musdb import find_tracks
@@ -28,6 +30,13 @@ POSTROLL = round(0.05 * MODEL_RATE)
 CORE = WINDOW_FRAMES
 #: Samples of one stored clean window at 44.1 kHz: pre-roll, the 3 s core, post-roll.
 SEGMENT = PREROLL + CORE + POSTROLL
+#: Share of training windows given a white noise floor, and its level under the window's RMS.
+NOISE_SHARE = 0.5
+NOISE_BELOW_DB = (60.0, 100.0)
+#: Share of training windows low-passed like a lossy codec, and the cut-off range in Hz.
+LOWPASS_SHARE = 0.3
+LOWPASS_HZ = (11000.0, 20000.0)
+LOWPASS_TAPER_HZ = 500.0
 
 
 @dataclass
@@ -104,6 +113,31 @@ def random_gains(count: int, gen: torch.Generator) -> torch.Tensor:
     return (torch.rand(count, 3, generator=gen, dtype=torch.float64) * 2 - 1) * DAMAGE_RANGE_DB
 
 
+def deliver(windows: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
+    """Damaged (n, frames) windows as a file would bring them, each decided by its own seed:
+    about half get white noise 60-100 dB under their RMS (a recording's hiss, a 16-bit file's
+    quantisation), about a third a low-pass at 11-20 kHz (MP3 cuts at 16-17 kHz, AAC at 19-20).
+    The targets stay the same: the model has to recommend the EQ despite how the stem arrived,
+    instead of reading the delivery as tone (the failure that a 16-bit WAV exposed)."""
+    out = windows.clone()
+    freqs = torch.fft.rfftfreq(windows.shape[-1], 1 / SOURCE_RATE, dtype=torch.float64)
+    for row, seed in enumerate(seeds.tolist()):
+        gen = torch.Generator().manual_seed(seed)
+        noise_roll, below, cut_roll, cut = torch.rand(4, generator=gen, dtype=torch.float64)
+        if cut_roll < LOWPASS_SHARE:
+            cutoff = LOWPASS_HZ[0] + float(cut) * (LOWPASS_HZ[1] - LOWPASS_HZ[0])
+            edge = ((freqs - cutoff) / LOWPASS_TAPER_HZ).clamp(0.0, 1.0)
+            spectrum = torch.fft.rfft(out[row].double()) * torch.cos(edge * torch.pi / 2)
+            out[row] = torch.fft.irfft(spectrum, n=windows.shape[-1]).float()
+        if noise_roll < NOISE_SHARE:
+            level_db = float(rms_db(out[row])) - (
+                NOISE_BELOW_DB[0] + float(below) * (NOISE_BELOW_DB[1] - NOISE_BELOW_DB[0])
+            )
+            noise = torch.randn(windows.shape[-1], generator=gen) * 10.0 ** (level_db / 20.0)
+            out[row] = out[row] + noise
+    return out
+
+
 def damage(segments: torch.Tensor, gains_db: torch.Tensor) -> torch.Tensor:
     """(n, WINDOW_FRAMES) windows of clean (n, SEGMENT) 44.1 kHz segments, each run through the
     EQ with its own gains (n, 3), pre- and post-roll cut off."""
@@ -112,9 +146,9 @@ def damage(segments: torch.Tensor, gains_db: torch.Tensor) -> torch.Tensor:
 
 
 class ExampleSampler:
-    """Draws (window index, damage gains) per example: datasets by weight, then a window of the
-    chosen dataset uniformly. Only the draw touches the generator, so batches can be built in
-    a helper thread without changing what a seed produces."""
+    """Draws (window index, damage gains, delivery seed) per example: datasets by weight, then
+    a window of the chosen dataset uniformly. Only the draw touches the generator, so batches
+    can be built in a helper thread without changing what a seed produces."""
 
     def __init__(self, bank: WindowBank, weights: Sequence[float] | None = None) -> None:
         datasets = int(bank.dataset.max()) + 1 if len(bank) else 0
@@ -130,18 +164,23 @@ class ExampleSampler:
         self.weights = torch.tensor(usable, dtype=torch.float64) / sum(usable)
         self.bank = bank
 
-    def draw(self, batch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def draw(
+        self, batch: int, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         origin = torch.multinomial(self.weights, batch, replacement=True, generator=gen)
         index = torch.empty(batch, dtype=torch.long)
         for b, d in enumerate(origin.tolist()):
             members = self.members[d]
             index[b] = members[int(torch.randint(len(members), (1,), generator=gen))]
-        return index, random_gains(batch, gen)
+        gains = random_gains(batch, gen)
+        return index, gains, torch.randint(2**62, (batch,), generator=gen)
 
     def build(
-        self, index: torch.Tensor, gains: torch.Tensor
+        self, index: torch.Tensor, gains: torch.Tensor, seeds: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return build_examples(self.bank, index, gains)
+        """Training examples: damaged, then delivered (see `deliver`)."""
+        windows, stems, targets = build_examples(self.bank, index, gains)
+        return deliver(windows, seeds), stems, targets
 
 
 def build_examples(

@@ -7,8 +7,13 @@ spectrogram with one of two front ends:
   mel, dB with a 1e-10 floor), so its checkpoint's `to_spec.*` buffers fit. It ends at 11 kHz,
   where the 10 kHz high shelf has reached only about half its gain, and its 55 Hz FFT bins give
   the 100 Hz low shelf's region two or three bins.
-- "full-band": the same 64 HTK mel bands over 20 Hz-22.05 kHz of the 44.1 kHz signal, from a
-  4096-point FFT (10.8 Hz bins, hop 1024), so all three bands' regions are in sight.
+- "full-band": the same 64 HTK mel bands over 20 Hz-16 kHz of the 44.1 kHz signal, from a
+  4096-point FFT (10.8 Hz bins, hop 1024), so all three bands' regions are in sight (the 10 kHz
+  shelf has 9.7 of its 10 dB at 16 kHz). It stops at 16 kHz because what lies above is the
+  delivery, not the stem: lossy codecs cut there (MP3 at 16-17 kHz, AAC at 19-20 kHz) and a
+  model that saw 16-22 kHz learned the codec's edge as its high-shelf cue. For the same reason
+  its dB scale ends 80 dB under the window's loudest bin, so a 16-bit file's quantisation noise
+  or a recording's hiss looks the same as digital silence.
 
 Training and inference both go through `to_model_rate` (soxr) and `split_windows`, so the model
 meets the same resampler, window placement and level in use as in training.
@@ -34,6 +39,9 @@ SEED_HOP = 200
 FULL_N_FFT = 4096
 FULL_HOP = 1024
 FULL_F_MIN = 20.0
+FULL_F_MAX = 16000.0
+#: Range of the full-band front end's dB scale under each window's loudest bin.
+FULL_TOP_DB = 80.0
 DB_FLOOR = 1e-10
 #: Windows quieter than this RMS (dBFS, after mono downmix) are silence: skipped in use,
 #: never drawn in training.
@@ -56,6 +64,7 @@ def mel_spectrogram(front_end: str = "seed") -> torch.nn.Module:
             "n_fft": FULL_N_FFT,
             "hop_length": FULL_HOP,
             "f_min": FULL_F_MIN,
+            "f_max": FULL_F_MAX,
         }
     else:
         raise ValueError(f"unknown Auto-EQ front end {front_end!r}; use one of {FRONT_ENDS}")
@@ -74,8 +83,13 @@ def to_front_end_rate(windows: torch.Tensor, front_end: str) -> torch.Tensor:
     return torchaudio.functional.resample(windows, MODEL_RATE, SEED_RATE)
 
 
-def power_to_db(power: torch.Tensor) -> torch.Tensor:
-    return 10.0 * torch.log10(power.clamp_min(DB_FLOOR))
+def power_to_db(power: torch.Tensor, front_end: str = "seed") -> torch.Tensor:
+    """dB of a (batch, mels, frames) power spectrogram: the seed's absolute 1e-10 floor, and
+    for the full-band front end also a floor FULL_TOP_DB under each window's loudest bin."""
+    db = 10.0 * torch.log10(power.clamp_min(DB_FLOOR))
+    if front_end == "full-band":
+        db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - FULL_TOP_DB)
+    return db
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:

@@ -10,10 +10,10 @@ change to the seed, so each change is measured on its own:
 - "stem-aware": the same, plus a learned 128-value offset per stem added to the hidden layer
   (`stem_embedding`, equivalent to feeding a one-hot stem id to `head.1`): the right tonal
   balance of a bass is not that of a vocal, and a stem's name is free information at inference.
-- "full-band": the seed's network on the full-band front end (64 mel bands over 20 Hz-22.05 kHz
-  of the 44.1 kHz window, 4096-point FFT; see `features`): the seed's 22.05 kHz input ends at
-  11 kHz, where the 10 kHz shelf has reached only about half its gain, and gives the 100 Hz
-  shelf's region two or three FFT bins.
+- "full-band": the seed's network on the full-band front end (64 mel bands over 20 Hz-16 kHz
+  of the 44.1 kHz window, 4096-point FFT, 80 dB range; see `features`): the seed's 22.05 kHz
+  input ends at 11 kHz, where the 10 kHz shelf has reached only about half its gain, and gives
+  the 100 Hz shelf's region two or three FFT bins.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ class EqNet(nn.Module):
             windows = to_front_end_rate(windows.float(), self.config.front_end)
             if self.config.level_norm:
                 windows = normalise_level(windows)
-            return power_to_db(self.to_spec(windows)).unsqueeze(1)
+            spec = self.to_spec(windows)
+            return power_to_db(spec, self.config.front_end).unsqueeze(1)
 
     def forward(self, windows: torch.Tensor, stems: torch.Tensor | None = None) -> torch.Tensor:
         hidden = self.head[1](self.head[0](self.cnn(self.features(windows))))
