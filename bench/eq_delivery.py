@@ -25,9 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from stemdeck.common.audio import read_audio, write_audio
 from stemdeck.eq.checkpoints import open_model
+from stemdeck.eq.features import SILENCE_DB, rms_db
 from stemdeck.eq.filters import BAND_NAMES, apply_eq
 from stemdeck.eq.model import STEMS
 from stemdeck.eq.predict import predict_eq
@@ -92,7 +94,7 @@ def main() -> None:
                 stop = round(args.max_seconds * RATE)
                 for stem_index, stem in enumerate(STEMS):
                     clean = track.read(stem, 0, stop).mean(axis=0, dtype=np.float32)
-                    if 10 * np.log10(max(float(np.mean(clean**2.0)), 1e-20)) <= -60:
+                    if float(rms_db(torch.from_numpy(clean))) <= SILENCE_DB:
                         continue
                     for gains in damage_draws(args.seed, index, stem_index, args.draws):
                         damaged = apply_eq(clean, RATE, gains).astype(np.float32)

@@ -17,12 +17,18 @@ from pathlib import Path
 import numpy as np
 from analysis_accuracy import key_class, songs  # beside this file
 
+from stemdeck.common.audio import read_audio
+from stemdeck.genre.analysis import (
+    MAJOR_PROFILE,
+    MINOR_PROFILE,
+    key_from_chroma,
+    pitch_profile,
+    to_analysis_rate,
+)
+
 #: (major, minor) templates, C first, as published.
 TEMPLATES: dict[str, tuple[list[float], list[float]]] = {
-    "Krumhansl-Kessler 1982 (shipped)": (
-        [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88],
-        [6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17],
-    ),
+    "Krumhansl-Kessler 1982 (shipped)": (list(MAJOR_PROFILE), list(MINOR_PROFILE)),
     "Temperley 1999": (
         [5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0],
         [5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0],
@@ -44,18 +50,6 @@ TEMPLATES: dict[str, tuple[list[float], list[float]]] = {
         [18.16, 0.69, 12.99, 13.34, 1.07, 11.15, 1.38, 21.07, 7.49, 1.53, 0.92, 10.21],
     ),
 }
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
-
-def best_key(profile: np.ndarray, major: np.ndarray, minor: np.ndarray) -> tuple[str, str]:
-    """(tonic, mode) of the template rotation with the highest Pearson correlation."""
-    scores = [
-        (np.corrcoef(profile, np.roll(template, tonic))[0, 1], PITCH_CLASSES[tonic], mode)
-        for mode, template in (("major", major), ("minor", minor))
-        for tonic in range(12)
-    ]
-    _, tonic, mode = max(scores)
-    return tonic, mode
 
 
 def main() -> None:
@@ -63,9 +57,6 @@ def main() -> None:
     parser.add_argument("root", type=Path, help="synthetic corpus root (stemdeck synth)")
     parser.add_argument("--split", default="all", choices=("train", "test", "all"))
     args = parser.parse_args()
-    from stemdeck.common.audio import read_audio
-    from stemdeck.genre.analysis import pitch_profile, to_analysis_rate
-
     rows = []
     for folder in songs(args.root, args.split):
         audio = read_audio(folder / "mixture.wav")
@@ -74,10 +65,9 @@ def main() -> None:
     print(f"| template | keys correct of {len(rows)} ({args.split}) |")
     print("|---|---:|")
     for name, (major, minor) in TEMPLATES.items():
-        right = sum(
-            key_class(*best_key(profile, np.array(major), np.array(minor)), written) == "correct"
-            for profile, written in rows
-        )
+        templates = np.array(major), np.array(minor)
+        keys = [(key_from_chroma(profile, *templates), written) for profile, written in rows]
+        right = sum(key_class(key.tonic, key.mode, written) == "correct" for key, written in keys)
         print(f"| {name} | {right} ({100 * right / len(rows):.0f} %) |")
 
 

@@ -135,11 +135,14 @@ def pitch_profile(y: np.ndarray, sr: int = ANALYSIS_RATE) -> np.ndarray:
     return chroma.mean(axis=1)
 
 
-def key_from_chroma(profile: np.ndarray) -> Key:
-    """The best of the 24 major/minor keys for a 12-bin pitch-class profile (C first)."""
+def key_from_chroma(
+    profile: np.ndarray, major: np.ndarray = MAJOR_PROFILE, minor: np.ndarray = MINOR_PROFILE
+) -> Key:
+    """The best of the 24 major/minor keys for a 12-bin pitch-class profile (C first), against
+    the shipped Krumhansl-Kessler templates or others (`bench/key_profiles.py` compares them)."""
     profile = np.asarray(profile, dtype=np.float64)
     scores = []
-    for mode, template in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
+    for mode, template in (("major", major), ("minor", minor)):
         for tonic in range(12):
             r = np.corrcoef(profile, np.roll(template, tonic))[0, 1]
             scores.append((0.0 if not np.isfinite(r) else float(r), tonic, mode))
