@@ -10,6 +10,7 @@ that run's alone. Weights are random: speed and memory do not depend on their va
 
     .venv/bin/python bench/separation_speed.py                       # full run, ~30 min
     .venv/bin/python bench/separation_speed.py --lengths 10,20 --models compact,hdemucs_high
+    .venv/bin/python bench/separation_speed.py --lengths 60 --models compact,compact_raw
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ INPUTS = RESULTS / "inputs"
 REAL_SONG = ROOT.parent / "shared" / "audio" / "real" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
 RATE, CHANNELS = 44100, 2
 MODELS = ("compact", "seed", "hdemucs_high")
+#: Also accepted: the Conv-TasNet presets without the soft-mask post-filter.
+RAW_MODELS = ("compact_raw", "seed_raw")
 SOURCES = ("drums", "bass", "other", "vocals")
 #: HDemucs is run with Demucs' own chunking (segment 7.8 s, overlap 0.25), not StemDeck's default.
 HDEMUCS_SEGMENT, HDEMUCS_OVERLAP = 7.8, 0.25
@@ -131,7 +134,8 @@ class _ForeignModel:
 
 
 def build_separator(name: str) -> tuple[Any, float, str]:
-    """A ready `Separator` for `name`, its parameter count in millions, and its chunking."""
+    """A ready `Separator` for `name`, its parameter count in millions, and its chunking.
+    `<preset>_raw` is the preset without the soft-mask post-filter, to price the filter."""
     import torch
 
     from stemdeck.separator.config import preset
@@ -149,13 +153,15 @@ def build_separator(name: str) -> tuple[Any, float, str]:
     else:
         from stemdeck.separator.checkpoints import LoadedModel
 
-        config = preset(name)
+        raw = name.endswith("_raw")
+        config = preset(name.removesuffix("_raw"))
         module = ConvTasNet(config)
-        chunks = ChunkSettings()
+        chunks = ChunkSettings(soft_mask=not raw)
         loaded = LoadedModel(module, config)
     params = sum(p.numel() for p in module.parameters()) / 1e6
     separator = Separator(loaded, device="cpu", chunks=chunks)
-    return separator, params, f"{separator.chunks.segment:g} s / {separator.chunks.overlap:g}"
+    mask = "" if separator.chunks.soft_mask else ", no mask"
+    return separator, params, f"{separator.chunks.segment:g} s / {separator.chunks.overlap:g}{mask}"
 
 
 def _proc_status_mib(field: str) -> float:
@@ -326,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = sorted(set(models) - set(MODELS))
+    unknown = sorted(set(models) - set(MODELS) - set(RAW_MODELS))
     if unknown:
         parser.error(f"unknown models {unknown}; known: {', '.join(MODELS)}")
     lengths = [int(s) for s in args.lengths.split(",") if s.strip()]

@@ -1,6 +1,12 @@
-"""The streaming chunked engine: exact length, seamless overlap-add, bounded memory."""
+"""The streaming chunked engine: exact length, seamless overlap-add, bounded memory.
+
+Most tests switch the soft-mask post-filter off: they check the chunking itself, which the
+mask (tested in test_masking) would blur.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -31,7 +37,9 @@ def run(
     mean: float = 0.0,
     std: float = 1.0,
     model=pointwise,
+    soft_mask: bool = False,
 ) -> np.ndarray:
+    settings = replace(settings, soft_mask=soft_mask)
     engine = StreamingSeparator(model, 4, 2, RATE, settings, torch.device("cpu"))
     parts = list(engine.run(blocks_of(signal, block), signal.shape[1], mean, std))
     return np.concatenate(parts, axis=-1)
@@ -49,7 +57,7 @@ def test_output_is_exact_for_a_pointwise_model(
     settings = ChunkSettings(segment, overlap, shifts, max_shift=0.2, batch_size=batch)
     out = run(signal, settings, mean=0.3, std=2.0)
     assert out.shape == (4, 2, frames)
-    expected = (signal - 0.3)[None] * GAINS.numpy()[0] + 0.3
+    expected = (signal - 0.3)[None] * GAINS.numpy()[0] + 0.3 / 4
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -72,6 +80,20 @@ def test_chunked_model_output_stays_close_to_whole_input_output() -> None:
     chunked = run(signal, ChunkSettings(segment=1.0, overlap=0.25), model=model)
     error = np.abs(whole - chunked).mean() / np.abs(whole).mean()
     assert error < 0.15
+
+
+def test_soft_mask_makes_chunked_stems_sum_to_the_mixture() -> None:
+    """With the post-filter on, every segment's stems add up to its input, so the
+    overlap-added song's stems add up to the song (the raw model's do not)."""
+    torch.manual_seed(0)
+    model = ConvTasNet(TasNetConfig(N=16, B=16, H=32, X=3, R=1)).eval()
+    signal = np.random.default_rng(4).normal(size=(2, 20_000)).astype(np.float32)
+    settings = ChunkSettings(segment=5.0, overlap=0.25)
+    masked = run(signal, settings, mean=0.1, std=2.0, model=model, soft_mask=True)
+    raw = run(signal, settings, mean=0.1, std=2.0, model=model)
+    assert masked.shape == raw.shape == (4, 2, 20_000)
+    np.testing.assert_allclose(masked.sum(axis=0), signal, atol=1e-4)
+    assert np.abs(raw.sum(axis=0) - signal).mean() > 0.1
 
 
 def test_shifts_are_repeatable_with_a_seed() -> None:

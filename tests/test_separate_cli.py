@@ -106,6 +106,24 @@ def test_two_stems_splits_vocals_from_the_rest(
     assert "this model's stems are" in bad.stderr
 
 
+def test_soft_mask_stems_add_up_to_the_song(
+    tmp_path: Path, song_wav: Path, tiny_model_path: Path
+) -> None:
+    """By default the stems split the input (the soft-mask post-filter); `--no-soft-mask`
+    writes the raw model output, which does not add up."""
+    song = sf.read(song_wav)[0]
+    sums = {}
+    for flag in ("--soft-mask", "--no-soft-mask"):
+        out = tmp_path / flag
+        result = stemdeck(
+            "separate", song_wav, "-o", out, "--model", tiny_model_path, "--bit-depth", 32, flag
+        )
+        assert result.returncode == 0, result.stderr
+        sums[flag] = sum(sf.read(out / "song" / f"{s}.wav")[0] for s in STEMS)
+    np.testing.assert_allclose(sums["--soft-mask"], song, atol=1e-4)
+    assert np.abs(sums["--no-soft-mask"] - song).max() > 0.01
+
+
 def test_bad_inputs_are_reported_and_good_ones_still_separated(
     tmp_path: Path, song_wav: Path, tiny_model_path: Path
 ) -> None:

@@ -29,17 +29,22 @@ def separator(
         Path("eval/separator")
     ),
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N (default: best).")] = None,
+    soft_mask: Annotated[
+        bool, typer.Option(help="Score with the soft-mask post-filter, as `separate` runs.")
+    ] = True,
 ) -> None:
     """BSSEval v4 (museval) of a separator beside the mixture/4 baseline."""
     from stemdeck.common.audio import AudioError
     from stemdeck.separator.checkpoints import CheckpointError
+    from stemdeck.separator.engine import ChunkSettings
     from stemdeck.separator.repository import ModelNotFoundError, open_model
     from stemdeck.separator.separate import Separator
     from stemdeck.training.datasets import DatasetError
     from stemdeck.training.evaluate import evaluate
 
     try:
-        separator_ = Separator(open_model(model), device)
+        chunks = ChunkSettings(soft_mask=soft_mask)
+        separator_ = Separator(open_model(model), device, chunks)
         summary = evaluate(data, separator_.separate_array, split, out, out_console.print)
     except (DatasetError, AudioError, CheckpointError, ModelNotFoundError, ValueError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")

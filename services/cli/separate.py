@@ -41,6 +41,7 @@ class Job:
     segment: float | None
     overlap: float
     shifts: int
+    soft_mask: bool
     format: str
     bit_depth: int
     two_stems: str | None
@@ -56,9 +57,11 @@ def _separator(job: Job) -> Any:
     from stemdeck.separator.repository import open_model
     from stemdeck.separator.separate import Separator
 
-    key = (job.model, job.device, job.segment, job.overlap, job.shifts)
+    key = (job.model, job.device, job.segment, job.overlap, job.shifts, job.soft_mask)
     if key not in _SEPARATORS:
-        chunks = ChunkSettings(segment=job.segment, overlap=job.overlap, shifts=job.shifts)
+        chunks = ChunkSettings(
+            segment=job.segment, overlap=job.overlap, shifts=job.shifts, soft_mask=job.soft_mask
+        )
         _SEPARATORS[key] = Separator(open_model(job.model), job.device, chunks)
     return _SEPARATORS[key]
 
@@ -108,6 +111,13 @@ def separate(
     shifts: Annotated[
         int, typer.Option(help="Random shifts averaged in (better, slower).", min=0, max=20)
     ] = 0,
+    soft_mask: Annotated[
+        bool,
+        typer.Option(
+            help="Split the mixture by the model's magnitude ratios (better on real songs "
+            "for the bundled model; sums of stems equal the input)."
+        ),
+    ] = True,
     two_stems: Annotated[
         str | None, typer.Option(help="Write STEM and no_STEM only, e.g. --two-stems vocals.")
     ] = None,
@@ -140,6 +150,7 @@ def separate(
             segment,
             overlap,
             shifts,
+            soft_mask,
             format.value,
             bit_depth,
             two_stems,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from stemdeck.separator.masking import soft_mask
+
 ModelFn = Callable[[torch.Tensor], torch.Tensor]
 Progress = Callable[[float], None]
 
@@ -33,6 +35,8 @@ class ChunkSettings:
         max_shift: largest random shift, in seconds. Default 0.5 (as Demucs).
         batch_size: segments per model call. Default 1 (larger batches were slower on CPU).
         seed: seed for the random shifts, so a run can be repeated exactly.
+        soft_mask: split the mixture by the estimates' magnitude ratios (`masking`); on by
+            default because it scored better on real songs.
     """
 
     segment: float | None = None
@@ -41,6 +45,7 @@ class ChunkSettings:
     max_shift: float = 0.5
     batch_size: int = 1
     seed: int = 0
+    soft_mask: bool = True
 
     def __post_init__(self) -> None:
         if self.segment is not None and self.segment <= 0:
@@ -113,7 +118,8 @@ class StreamingSeparator:
         """Yield (sources, channels, n) float32 blocks covering exactly `total` frames.
 
         `mean` and `std` normalise the input (Demucs: statistics of the mono mix over the whole
-        song); the output is scaled back.
+        song); the output is scaled back, and the mean shared equally by the stems so that they
+        can add up to the song.
         """
         starts = chunk_starts(total, self.segment, self.hop, self._offsets())
         reader = iter(blocks)
@@ -153,7 +159,7 @@ class StreamingSeparator:
             done = min(total, max(following, out_start))
             if done > out_start:
                 n = done - out_start
-                yield acc[..., :n] / wsum[:n] * scale + mean
+                yield acc[..., :n] / wsum[:n] * scale + mean / self.sources
                 acc, wsum, out_start = acc[..., n:], wsum[n:], done
             keep_from = max(in_start, min(following, total))
             inbuf, in_start = inbuf[:, keep_from - in_start :], keep_from
@@ -171,5 +177,7 @@ class StreamingSeparator:
     def _infer(self, chunks: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             x = torch.from_numpy(chunks).to(self.device)
-            y = self.model(x)
-            return y.float().cpu().numpy()
+            y = self.model(x).float()
+            if self.settings.soft_mask:
+                y = soft_mask(y, x)
+            return y.cpu().numpy()
