@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(models) - set(MODELS) - set(RAW_MODELS))
     if unknown:
-        parser.error(f"unknown models {unknown}; known: {', '.join(MODELS)}")
+        parser.error(f"unknown models {unknown}; known: {', '.join(MODELS + RAW_MODELS)}")
     lengths = [int(s) for s in args.lengths.split(",") if s.strip()]
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
