@@ -96,12 +96,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(2)
-    if args.cache.exists():
-        data = pickle.loads(args.cache.read_bytes())
+    # the cache holds one separation; another model, dataset or split must not reuse it
+    key = (str(args.data.resolve()), args.split, str(Path(args.model).resolve()))
+    cached = pickle.loads(args.cache.read_bytes()) if args.cache.exists() else None
+    if cached is not None and cached.get("key") == key:
+        data = cached["data"]
     else:
         data = separate_all(args.data, args.split, args.model)
         args.cache.parent.mkdir(parents=True, exist_ok=True)
-        args.cache.write_bytes(pickle.dumps(data))
+        args.cache.write_bytes(pickle.dumps({"key": key, "data": data}))
     for variant in args.variants.split(","):
         per_track = []
         for stems, mix, plain, swap, flip in data.values():
