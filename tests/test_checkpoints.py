@@ -27,6 +27,7 @@ from stemdeck.separator.checkpoints import (
 )
 from stemdeck.separator.config import DEFAULT_SOURCES, TasNetConfig, preset
 from stemdeck.separator.model import ConvTasNet, parameter_count
+from stemdeck.separator.cards import REMOTE
 from stemdeck.separator.repository import ModelEntry, ModelNotFoundError
 from tests.demucs_formats import (
     adam_state,
@@ -381,9 +382,9 @@ def test_unknown_class_is_refused_by_name(tmp_path: Path) -> None:
 
 def test_other_python_objects_are_not_models(tmp_path: Path) -> None:
     torch.save(collections.Counter(drums=1), tmp_path / "c.th")
-    refused(tmp_path / "c.th", r"not a Conv-TasNet model StemDeck knows")
+    refused(tmp_path / "c.th", r"not a model StemDeck knows")
     torch.save([torch.zeros(3)], tmp_path / "l.th")
-    refused(tmp_path / "l.th", r"not a Conv-TasNet model StemDeck knows")
+    refused(tmp_path / "l.th", r"not a model StemDeck knows")
 
 
 def test_package_of_another_demucs_model_is_refused(tmp_path: Path, small_state: dict) -> None:
@@ -479,7 +480,7 @@ def test_pull_verifies_converts_and_lists(
     seen: list[tuple[int, int | None]] = []
     path = repository.pull("tasnet", url=f"{url}/{name}", progress=lambda *a: seen.append(a))
     assert path == cache / "tasnet.pt"
-    assert files_in(cache) == [path]
+    assert files_in(cache) == [cache / "tasnet.json", path]  # the card, then the weights
     assert seen[-1] == (plain.stat().st_size, plain.stat().st_size)
     loaded = repository.open_model("tasnet")
     assert torch.equal(separate(loaded), separate(model))
@@ -543,9 +544,19 @@ def test_pull_needs_a_known_name_or_a_url(cache: Path) -> None:
     assert files_in(cache) == []
 
 
-def test_known_downloads_carry_their_hash() -> None:
-    for url in repository.REMOTE_MODELS.values():
-        assert re.fullmatch(r"[0-9a-f]{8}", repository.expected_sha256_prefix(url) or "")
+def test_known_downloads_carry_their_hash_or_say_why_not() -> None:
+    """Demucs' files name their sha256 prefix; torchaudio publishes no hash for Hybrid Demucs,
+    and its entries say how the file is verified instead."""
+    for name, entry in REMOTE.items():
+        prefix = repository.expected_sha256_prefix(entry.url)
+        if entry.card.family == "tasnet":
+            assert re.fullmatch(r"[0-9a-f]{8}", prefix or ""), name
+        else:
+            assert prefix is None and "no hash" in entry.verification, name
+    assert {n for n, e in REMOTE.items() if e.card.family == "hdemucs"} == {
+        "hdemucs",
+        "hdemucs_extra",
+    }
 
 
 # --- resolve ------------------------------------------------------------------------------
@@ -601,10 +612,10 @@ def test_nothing_installed(cache: Path, elsewhere: Path) -> None:
 
 
 def test_unknown_name_lists_what_there_is(cache: Path, elsewhere: Path) -> None:
-    with pytest.raises(ModelNotFoundError, match=r"unknown model 'nope' \(available: none"):
+    with pytest.raises(ModelNotFoundError, match=r"unknown model 'nope' \(installed: none"):
         repository.resolve("nope")
     small_file(cache / "mine.pt")
-    with pytest.raises(ModelNotFoundError, match=r"unknown model 'nope' \(available: mine\)"):
+    with pytest.raises(ModelNotFoundError, match=r"unknown model 'nope' \(installed: mine\)"):
         repository.resolve("nope")
 
 
@@ -626,6 +637,7 @@ def test_import_names_and_metadata(tmp_path: Path, cache: Path) -> None:
     assert loaded.metadata == {
         "imported_from": "my_tasnet.v2.th",
         "source_format": "demucs.package",
+        "soft_mask": False,  # Demucs files never had the post-filter measured on them
     }
     assert torch.equal(separate(loaded), separate(model))
     with pytest.raises(ValueError, match=r"model name '\.hidden'"):
@@ -633,4 +645,4 @@ def test_import_names_and_metadata(tmp_path: Path, cache: Path) -> None:
     (tmp_path / "bad.th").write_text("nope")
     with pytest.raises(CheckpointError):
         repository.import_model(tmp_path / "bad.th", "bad")
-    assert files_in(cache) == [path]
+    assert files_in(cache) == [cache / "my_tasnet.json", path]

@@ -160,7 +160,7 @@ def test_pull_from_a_server(tmp_path: Path, environment: Path, www: tuple[Path, 
     result = stemdeck("models", "pull", "tasnet", "--url", f"{url}/{name}")
     assert result.exit_code == 0, result.output
     assert f"tasnet → {environment / 'tasnet.pt'}" in result.stdout
-    assert cache_files(environment) == [environment / "tasnet.pt"]
+    assert cache_files(environment) == [environment / "tasnet.json", environment / "tasnet.pt"]
     loaded = repository.open_model("tasnet")
     mix = torch.randn(1, 2, 4410)
     with torch.no_grad():

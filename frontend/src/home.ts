@@ -6,7 +6,7 @@ import { ApiError, apiKey, getJson, setApiKey, uploadForm, type Upload } from ".
 import { h, formatBytes, formatDuration, uid } from "./dom";
 import { statusWord } from "./progress";
 import { forget, recentEntries, remember, type RecentEntry } from "./recent";
-import type { Batch, Job } from "./types";
+import type { Batch, Job, ModelInfo, ModelList } from "./types";
 
 /** The server refuses larger batches (api/routes_batches.py MAX_BATCH_FILES). */
 export const MAX_FILES = 100;
@@ -70,6 +70,62 @@ function select(label: string, name: string, value: string, choices: [string, st
   return h("div", { class: "field" }, h("label", { for: id }, label), element);
 }
 
+/** One line about a model under the picker: quality and where it was measured, speed here, size. */
+export function modelFacts(model: ModelInfo): string {
+  const facts: string[] = [];
+  if (model.quality) facts.push(`${model.quality.sdr_db} dB SDR (${model.quality.measured_on})`);
+  else if (model.quality_note) facts.push(model.quality_note);
+  if (model.speed) facts.push(`real-time factor ${model.speed.real_time_factor.toFixed(2)} on this server (${model.speed.device})`);
+  if (model.parameters) facts.push(`${(model.parameters / 1e6).toFixed(1)} M parameters`);
+  if (model.licence) facts.push(`licence: ${model.licence}`);
+  return facts.join(" · ");
+}
+
+/** The "Separator model" picker: the server's installed models (GET /v1/models) with their
+ * one-line descriptions, the stored choice or else the server's default preselected. */
+class ModelPicker {
+  readonly root: HTMLElement;
+  readonly select: HTMLSelectElement;
+  private about: HTMLElement;
+  private models: ModelInfo[] = [];
+
+  constructor(private wanted: string) {
+    const id = uid("model");
+    this.select = h(
+      "select",
+      { id, name: "model", "data-testid": "model-picker", onchange: () => this.describe() },
+      h("option", { value: "" }, "Server default"),
+    ) as HTMLSelectElement;
+    this.about = h("p", { class: "muted model-about", "data-testid": "model-about" });
+    this.root = h("div", { class: "field model-field" }, h("label", { for: id }, "Separator model"), this.select, this.about);
+  }
+
+  async load(): Promise<void> {
+    try {
+      const { data } = await getJson<ModelList>("/v1/models");
+      this.models = data.models;
+    } catch (error) {
+      this.about.textContent = `Could not list the server's models (${error instanceof ApiError ? error.message : String(error)}); jobs use its default.`;
+      return;
+    }
+    const current = this.select.value || this.wanted;
+    const chosen = this.models.some((m) => m.name === current) ? current : (this.models.find((m) => m.default)?.name ?? "");
+    this.select.replaceChildren(
+      ...this.models.map((m) =>
+        h("option", { value: m.name, selected: m.name === chosen }, `${m.name}${m.default ? " (default)" : ""} — ${m.description}`),
+      ),
+    );
+    if (!this.models.length) this.select.append(h("option", { value: "" }, "Server default (no model installed)"));
+    this.select.value = chosen;
+    this.describe();
+  }
+
+  private describe(): void {
+    const model = this.models.find((m) => m.name === this.select.value);
+    this.about.textContent = model ? modelFacts(model) : "";
+  }
+}
+
 function textField(label: string, name: string, value: string, attrs: Record<string, string> = {}): HTMLElement {
   const id = uid(name);
   return h("div", { class: "field" }, h("label", { for: id }, label), h("input", { id, name, value, ...attrs }));
@@ -81,6 +137,7 @@ export class HomeView {
   private input: HTMLInputElement;
   private optionsForm: HTMLFormElement;
   private recentList: HTMLElement;
+  private picker: ModelPicker;
   private upload: Upload<unknown> | null = null;
   private disposed = false;
 
@@ -127,6 +184,7 @@ export class HomeView {
       void this.submit(Array.from(event.dataTransfer?.files ?? []));
     });
 
+    this.picker = new ModelPicker(options.model);
     this.optionsForm = h(
       "form",
       { class: "options-grid", onsubmit: (e: Event) => e.preventDefault() },
@@ -139,11 +197,14 @@ export class HomeView {
         ["flac", "FLAC (lossless, smaller)"],
         ["mp3", "MP3"],
       ]),
-      textField("Separator model", "model", options.model, { placeholder: "server default", autocomplete: "off" }),
+      this.picker.root,
       textField("Album title (several files)", "album", "", { placeholder: "from the files' tags" }),
       textField("API key (if the server needs one)", "apikey", apiKey(), { type: "password", autocomplete: "off" }),
     );
-    this.optionsForm.addEventListener("change", () => this.saveOptions());
+    this.optionsForm.addEventListener("change", (event) => {
+      this.saveOptions();
+      if ((event.target as HTMLElement | null)?.getAttribute("name") === "apikey") void this.picker.load();
+    });
 
     this.status = h("div", { class: "upload-status", "aria-live": "polite", "data-testid": "upload-status" });
     this.recentList = h("ul", { class: "recent-list", "data-testid": "recent-list" });
@@ -160,6 +221,7 @@ export class HomeView {
       h("section", { class: "card recent", "aria-labelledby": "recent-title" }, h("h2", { id: "recent-title" }, "Recent"), this.recentList),
     );
     void this.renderRecent();
+    void this.picker.load();
   }
 
   private field(name: string): string {

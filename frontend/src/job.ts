@@ -11,6 +11,15 @@ import { ENDED, type Job } from "./types";
 
 const POLL_MS = 1000;
 
+/** Which model made (or is making) the stems, and whether the soft mask was applied. */
+export function modelLine(job: Job): string {
+  const done = job.results.separation;
+  const name = done?.model ?? job.options.model;
+  if (!done) return `model ${name}`;
+  const mask = done.soft_mask === undefined ? "" : done.soft_mask ? ", soft mask on" : ", soft mask off";
+  return `stems by model ${name}${mask}`;
+}
+
 export class JobView {
   readonly root: HTMLElement;
   private progress = new ProgressView();
@@ -132,6 +141,7 @@ export class JobView {
         "p",
         { class: "muted" },
         facts.join(" · "),
+        h("span", { "data-testid": "job-model" }, ` · ${modelLine(job)}`),
         job.batch_id ? h("span", null, " · ", h("a", { href: `#/batches/${job.batch_id}` }, "the album")) : null,
       ),
       running

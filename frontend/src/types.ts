@@ -70,7 +70,14 @@ export interface Analysis {
 
 export interface JobResults {
   stems?: Record<string, StemEntry>;
-  separation?: { seconds?: number; real_time_factor?: number; device?: string; model?: string };
+  separation?: {
+    seconds?: number;
+    real_time_factor?: number;
+    device?: string;
+    model?: string;
+    family?: string;
+    soft_mask?: boolean;
+  };
   eq?: Record<string, EqResult>;
   genre?: GenreResult;
   analysis?: Analysis;
@@ -83,7 +90,7 @@ export interface Job {
   title: string;
   track_number: number | null;
   status: JobStatus;
-  options: { stems: string; format: string; model: string };
+  options: { stems: string; format: string; model: string; soft_mask?: boolean | null };
   input: InputInfo | null;
   stages: Record<string, Stage>;
   results: JobResults;
@@ -109,6 +116,29 @@ export interface Batch {
   progress: number;
   counts: Record<string, number>;
   jobs: Job[];
+}
+
+/** One installed separation model (GET /v1/models). */
+export interface ModelInfo {
+  name: string;
+  family: string | null;
+  description: string;
+  origin: "bundled" | "pulled" | "imported";
+  parameters: number | null;
+  sources: string[];
+  size_bytes: number;
+  licence: string | null;
+  origin_url: string | null;
+  quality: { sdr_db: number; measured_on: string; source: string } | null;
+  quality_note: string | null;
+  speed: { real_time_factor: number; device: string; audio_s: number; measured_at: number } | null;
+  soft_mask: boolean;
+  default: boolean;
+}
+
+export interface ModelList {
+  models: ModelInfo[];
+  default: string | null;
 }
 
 export const ENDED: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);

@@ -23,7 +23,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stemdeck.api import routes_batches, routes_events, routes_files, routes_jobs, routes_ops
+from stemdeck.api import (
+    routes_batches,
+    routes_events,
+    routes_files,
+    routes_jobs,
+    routes_models,
+    routes_ops,
+)
 from stemdeck.api.auth import RateLimiter
 from stemdeck.api.context import Services
 from stemdeck.api.metrics import Metrics
@@ -161,7 +168,14 @@ def create_app(settings: Settings | None = None, frontend_dir: Path | None = Non
     )
     app.state.services = services
     _install_error_handlers(app)
-    for module in (routes_jobs, routes_batches, routes_files, routes_events, routes_ops):
+    for module in (
+        routes_jobs,
+        routes_batches,
+        routes_files,
+        routes_events,
+        routes_models,
+        routes_ops,
+    ):
         app.include_router(module.router)
     frontend = frontend_dir if frontend_dir is not None else FRONTEND_DIST
     if (frontend / "index.html").is_file():

@@ -30,7 +30,15 @@ MAX_OFFSET = 10**9
 _OPTIONS_SCHEMA: dict[str, Any] = {
     "stems": {"type": "string", "enum": ["four", "two"], "default": "four"},
     "format": {"type": "string", "enum": ["wav", "flac", "mp3"], "default": "wav"},
-    "model": {"type": "string", "description": "Separator model name (default: the server's)."},
+    "model": {
+        "type": "string",
+        "description": "An installed separator model's name (GET /v1/models; default: the "
+        "server's). An unknown name is refused with 422 naming the installed ones.",
+    },
+    "soft_mask": {
+        "type": "boolean",
+        "description": "The soft-mask post-filter on or off (default: the model's own).",
+    },
     "callback_url": {
         "type": "string",
         "description": "Webhook POSTed the final record, signed (X-StemDeck-Signature).",

@@ -16,6 +16,7 @@ from typing import get_args
 from stemdeck.api.checks import CheckedUpload
 from stemdeck.api.context import Services
 from stemdeck.api.names import title_from_filename
+from stemdeck.api.routes_models import installed_names
 from stemdeck.api.uploads import refuse
 from stemdeck.common import celery_app, pipeline
 from stemdeck.common.jobs import Batch, InputInfo, Job, JobOptions
@@ -24,7 +25,9 @@ from stemdeck.common.storage import StorageError
 
 log = logging.getLogger(__name__)
 #: Plain form fields a submission may carry.
-OPTION_FIELDS = {"stems", "format", "model", "callback_url"}
+OPTION_FIELDS = {"stems", "format", "model", "soft_mask", "callback_url"}
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False}
+_BOOLEANS |= {"no": False, "off": False}
 _CONTENT_TYPES = {"WAV": "audio/wav", "FLAC": "audio/flac", "MP3": "audio/mpeg", "OGG": "audio/ogg"}
 
 
@@ -45,16 +48,36 @@ def parse_options(fields: dict[str, str], services: Services) -> Submission:
                 choices = " or ".join(repr(a) for a in allowed)
                 raise refuse(422, f"{name} must be {choices}, not {fields[name]!r}")
             values[name] = value
-    model = fields.get("model", "").strip() or services.settings.separator_model
-    if len(model) > 512 or any(ord(c) < 32 for c in model):
-        raise refuse(422, "model must be a model name or a checkpoint path on the server")
+    model = fields.get("model", "").strip()
+    if model:
+        check_model(model)
+    model = model or services.settings.separator_model
+    soft_mask = None
+    if fields.get("soft_mask", "").strip():
+        soft_mask = _BOOLEANS.get(fields["soft_mask"].strip().lower())
+        if soft_mask is None:
+            raise refuse(422, f"soft_mask must be true or false, not {fields['soft_mask']!r}")
     callback = fields.get("callback_url", "").strip() or None
     if callback is not None:
         try:
             pipeline.check_callback_url(callback, services.settings.callback_allow_private)
         except ValueError as exc:
             raise refuse(422, str(exc)) from None
-    return Submission(JobOptions(model=model, **values), callback)
+    return Submission(JobOptions(model=model, soft_mask=soft_mask, **values), callback)
+
+
+def check_model(model: str) -> None:
+    """422 unless `model` names an installed model (GET /v1/models) or, for operators and
+    tests, is the path of a model file on the server; the message names the installed ones."""
+    if len(model) > 512 or any(ord(c) < 32 for c in model):
+        raise refuse(422, "model must be the name of an installed model (see GET /v1/models)")
+    names = installed_names()
+    if model in names or (Path(model).suffix in (".pt", ".th") and Path(model).is_file()):
+        return
+    raise refuse(
+        422,
+        f"unknown model {model!r}; installed: {', '.join(names) or 'none'} (GET /v1/models)",
+    )
 
 
 def _new_job(

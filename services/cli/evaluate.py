@@ -23,15 +23,23 @@ def separator(
             "<split>/<track>/{mixture,vocals,accompaniment}.wav."
         ),
     ],
-    model: Annotated[str, typer.Option(help="Model name or checkpoint path.")] = "default",
+    model: Annotated[
+        str, typer.Option(help="Installed model's name (default, hdemucs, ...) or checkpoint path.")
+    ] = "default",
     split: Annotated[str, typer.Option(help="test, valid or train.")] = "test",
     out: Annotated[Path, typer.Option(help="Per-track JSON, results.json and results.md.")] = (
         Path("eval/separator")
     ),
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N (default: best).")] = None,
     soft_mask: Annotated[
-        bool, typer.Option(help="Score with the soft-mask post-filter, as `separate` runs.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--soft-mask/--no-soft-mask",
+            help="The soft-mask post-filter on or off (default: the model's own, as "
+            "`separate` runs it).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """BSSEval v4 (museval) of a separator beside the mixture/4 baseline."""
     from stemdeck.common.audio import AudioError

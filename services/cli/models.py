@@ -16,37 +16,56 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)  # never break paths in messages
 
 
+def _quality(card) -> str:
+    if card is None:
+        return ""
+    if card.quality is None:
+        return escape(card.note or "no published figure")
+    return escape(f"{card.quality.sdr_db:g} dB SDR, {card.quality.measured_on}")
+
+
 @app.command("list")
 def list_models() -> None:
-    """Show bundled, pulled and imported models with their size and stems."""
+    """Show bundled, pulled and imported models: size, stems, soft-mask default, quality."""
+    from stemdeck.separator.cards import REMOTE, read_card
     from stemdeck.separator.checkpoints import CheckpointError, describe, load_model
     from stemdeck.separator.model import parameter_count
-    from stemdeck.separator.repository import REMOTE_MODELS, cache_dir, list_models
+    from stemdeck.separator.repository import cache_dir, list_models
 
-    table = Table("name", "origin", "parameters", "configuration", "path")
+    table = Table("name", "origin", "parameters", "configuration", "soft mask", "quality", "path")
     entries = list_models()
     for entry in entries:
+        card = read_card(entry.path)
         try:
             loaded = load_model(entry.path)
             size = f"{parameter_count(loaded.model) / 1e6:.2f} M"
             shape = describe(loaded.config)
+            mask = "on" if loaded.soft_mask else "off"
         except CheckpointError as exc:
-            size, shape = "-", f"[red]unusable: {escape(str(exc))}[/red]"
-        table.add_row(escape(entry.name), entry.origin, size, shape, escape(str(entry.path)))
+            size, shape, mask = "-", f"[red]unusable: {escape(str(exc))}[/red]", ""
+        table.add_row(
+            escape(entry.name), entry.origin, size, shape, mask, _quality(card),
+            escape(str(entry.path)),
+        )  # fmt: skip
     have = {e.name for e in entries}
-    for name, url in REMOTE_MODELS.items():
+    for name, remote in REMOTE.items():
         if name not in have:
-            table.add_row(name, "available to pull", "", "", url)
+            params = f"{remote.card.parameters / 1e6:.2f} M" if remote.card.parameters else ""
+            table.add_row(
+                name, "available to pull", params, escape(remote.card.description), "off",
+                _quality(remote.card), remote.url,
+            )  # fmt: skip
     out.print(table)
     out.print(f"model cache: {escape(str(cache_dir()))}")
 
 
 @app.command()
 def pull(
-    name: Annotated[str, typer.Argument(help="tasnet or tasnet_extra.")],
+    name: Annotated[str, typer.Argument(help="hdemucs, hdemucs_extra, tasnet or tasnet_extra.")],
     url: Annotated[str | None, typer.Option(help="Download from this URL instead.")] = None,
 ) -> None:
-    """Download Demucs' pretrained Conv-TasNet weights, verify them, store them in the cache."""
+    """Download pretrained weights (Hybrid Demucs from torchaudio, Demucs v2's Conv-TasNet),
+    verify them and store them in the cache; an interrupted download resumes."""
     from stemdeck.separator.checkpoints import CheckpointError
     from stemdeck.separator.repository import ModelNotFoundError
     from stemdeck.separator.repository import pull as pull_model
@@ -63,11 +82,22 @@ def pull(
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     out.print(f"{escape(name)} → {escape(str(path))}")
+    from stemdeck.separator.cards import read_card
+
+    card = read_card(path)
+    if card is not None and card.licence:
+        out.print(f"licence: {escape(card.licence)}")
 
 
 @app.command("import")
 def import_model(
-    path: Annotated[Path, typer.Argument(help="A StemDeck or Demucs v2 tasnet checkpoint.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A StemDeck checkpoint, Demucs v2 tasnet weights or torchaudio's Hybrid Demucs "
+            "(hdemucs_high) state_dict."
+        ),
+    ],
     name: Annotated[str | None, typer.Option(help="Name to use with --model.")] = None,
 ) -> None:
     """Check a checkpoint and store it in the cache under a name."""

@@ -41,7 +41,7 @@ class Job:
     segment: float | None
     overlap: float
     shifts: int
-    soft_mask: bool
+    soft_mask: bool | None
     format: str
     bit_depth: int
     two_stems: str | None
@@ -98,12 +98,19 @@ def separate(
     ],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("separated"),
     model: Annotated[
-        str | None, typer.Option(help="Model name (see `stemdeck models list`) or checkpoint path.")
+        str | None,
+        typer.Option(
+            help="Installed model's name (`stemdeck models list`: default, hdemucs, ...) or a "
+            "checkpoint path."
+        ),
     ] = None,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
     segment: Annotated[
         float | None,
-        typer.Option(help="Segment seconds (default: the model's; 2 s for compact).", min=0.1),
+        typer.Option(
+            help="Segment seconds (default: the model's; 2 s for compact, 7.8 s for hdemucs).",
+            min=0.1,
+        ),
     ] = None,
     overlap: Annotated[
         float, typer.Option(help="Overlap between segments.", min=0.0, max=0.9)
@@ -112,12 +119,15 @@ def separate(
         int, typer.Option(help="Random shifts averaged in (better, slower).", min=0, max=20)
     ] = 0,
     soft_mask: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            help="Split the mixture by the model's magnitude ratios (better on real songs "
-            "for the bundled model; sums of stems equal the input)."
+            "--soft-mask/--no-soft-mask",
+            help="Split the mixture by the model's magnitude ratios (stems then add up to the "
+            "input). Default: the model's own (on for the bundled model, whose card shows it "
+            "helps; off for Demucs models).",
+            show_default=False,
         ),
-    ] = True,
+    ] = None,
     two_stems: Annotated[
         str | None, typer.Option(help="Write STEM and no_STEM only, e.g. --two-stems vocals.")
     ] = None,

@@ -72,6 +72,8 @@ class JobOptions(BaseModel):
     stems: Literal["four", "two"] = "four"
     format: Literal["wav", "flac", "mp3"] = "wav"
     model: str = "default"
+    #: The soft-mask post-filter; None = the model's own default (its card).
+    soft_mask: bool | None = None
 
 
 class InputInfo(BaseModel):

@@ -15,12 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
+from stemdeck.separator import hdemucs
+from stemdeck.separator.cards import soft_mask_default
 from stemdeck.separator.config import DEFAULT_SOURCES, TasNetConfig
+from stemdeck.separator.hdemucs import HDemucsConfig
 from stemdeck.separator.model import ConvTasNet
 
 FORMAT_NAME = "stemdeck.separator"
-FORMAT_VERSION = 1
+#: Conv-TasNet files are still written as version 1 (older StemDeck reads them); version 2 adds
+#: the `family` field, which only other families need.
+FORMAT_VERSION = 2
+TASNET_VERSION = 1
+ModelConfig = TasNetConfig | HDemucsConfig
 
 
 class CheckpointError(ValueError):
@@ -29,12 +37,26 @@ class CheckpointError(ValueError):
 
 @dataclass
 class LoadedModel:
-    """A ready model plus what the file said about it."""
+    """A ready model plus what the file said about it.
 
-    model: ConvTasNet
-    config: TasNetConfig
+    `model` maps (batch, channels, frames) to (batch, sources, channels, frames) whatever its
+    family; `config` has at least sources, sample_rate, audio_channels and
+    default_segment_seconds. `soft_mask` is the model's own post-filter default.
+    """
+
+    model: nn.Module
+    config: ModelConfig
     metadata: dict[str, Any] = field(default_factory=dict)
     source_format: str = FORMAT_NAME
+    soft_mask: bool = False
+
+    @property
+    def family(self) -> str:
+        return family_of(self.config)
+
+
+def family_of(config: ModelConfig) -> str:
+    return "hdemucs" if isinstance(config, HDemucsConfig) else "tasnet"
 
 
 class _Inert:
@@ -85,7 +107,8 @@ def _restricted_load(path: Path) -> Any:
         what = f"a Python object of type {found.group(1)}" if found else "data"
         raise CheckpointError(
             f"refusing to load '{path.name}': it contains {what} that StemDeck does not load "
-            "(only Conv-TasNet weights in StemDeck or Demucs v2 formats are accepted)"
+            "(only StemDeck checkpoints, Demucs v2 tasnet and torchaudio Hybrid Demucs weights "
+            "are accepted)"
         ) from None
     except Exception as exc:  # on garbage the unpickler raises KeyError, EOFError, ... anything
         first = (str(exc).splitlines() or [""])[0][:200]
@@ -95,17 +118,26 @@ def _restricted_load(path: Path) -> Any:
         ) from None
 
 
-def save_checkpoint(path: Path, model: ConvTasNet, metadata: dict[str, Any] | None = None) -> Path:
-    """Write StemDeck's format: configuration, weights and metadata in one weights-only file."""
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    metadata: dict[str, Any] | None = None,
+    config: ModelConfig | None = None,
+) -> Path:
+    """Write StemDeck's format: configuration, weights and metadata in one weights-only file.
+    `config` defaults to the model's own (Conv-TasNet carries one; Hybrid Demucs does not)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
+    config = config if config is not None else model.config
+    payload: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "config": model.config.to_dict(),
+        "version": TASNET_VERSION,
+        "config": config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": dict(metadata or {}),
     }
+    if family_of(config) != "tasnet":
+        payload |= {"version": FORMAT_VERSION, "family": family_of(config)}
     partial = path.with_name(path.name + ".part")
     torch.save(payload, partial)
     partial.replace(path)
@@ -178,7 +210,9 @@ def build_model(config: TasNetConfig, state: dict[str, Any], name: str) -> ConvT
     return model.eval()
 
 
-def describe(config: TasNetConfig) -> str:
+def describe(config: ModelConfig) -> str:
+    if isinstance(config, HDemucsConfig):
+        return f"Hybrid Demucs (hdemucs_high), sources {'/'.join(config.sources)}"
     return (
         f"N={config.N} L={config.L} B={config.B} H={config.H} P={config.P} X={config.X} "
         f"R={config.R} {config.norm}, sources {'/'.join(config.sources)}"
@@ -215,9 +249,35 @@ def _check_kwargs_match(config: TasNetConfig, kwargs: dict[str, Any], name: str)
 
 
 def load_model(path: Path | str) -> LoadedModel:
-    """Load any supported file: StemDeck's format, or a Demucs v2 state_dict, packaged model
-    ({klass, args, kwargs, state, training_args}) or training checkpoint (SavedState)."""
+    """Load any supported file: StemDeck's format, a Demucs v2 state_dict, packaged model
+    ({klass, args, kwargs, state, training_args}) or training checkpoint (SavedState), or
+    torchaudio's Hybrid Demucs state_dict. The soft-mask default comes from the file's metadata
+    or its card (`cards.soft_mask_default`)."""
     path = Path(path)
+    loaded = _load(path)
+    loaded.soft_mask = soft_mask_default(loaded.metadata, path)
+    return loaded
+
+
+def _load_hdemucs(state: Any, config: HDemucsConfig, name: str) -> nn.Module:
+    if not isinstance(state, dict):
+        raise CheckpointError(f"'{name}' is a Hybrid Demucs checkpoint without weights")
+    try:
+        model, problems = hdemucs.load(state, config)
+    except hdemucs.HDemucsUnavailable as exc:
+        raise CheckpointError(str(exc)) from None
+    if model is None:
+        shown = "; ".join(problems[:3]) + (
+            f"; and {len(problems) - 3} more" if problems[3:] else ""
+        )
+        raise CheckpointError(
+            f"'{name}' does not have Hybrid Demucs' (hdemucs_high) layout for "
+            f"{len(config.sources)} sources: {shown}"
+        )
+    return model
+
+
+def _load(path: Path) -> LoadedModel:
     obj = _restricted_load(path)
     name = path.name
     if isinstance(obj, dict) and obj.get("format") == FORMAT_NAME:
@@ -228,6 +288,18 @@ def load_model(path: Path | str) -> LoadedModel:
             )
         if not isinstance(obj.get("config"), dict) or not isinstance(obj.get("state_dict"), dict):
             raise CheckpointError(f"'{name}' is a StemDeck checkpoint without config or weights")
+        family = obj.get("family", "tasnet")
+        if family == "hdemucs":
+            try:
+                hconfig = HDemucsConfig.from_dict(dict(obj["config"]))
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"'{name}' has an invalid configuration: {exc}") from None
+            model = _load_hdemucs(obj["state_dict"], hconfig, name)
+            return LoadedModel(model, hconfig, dict(obj.get("metadata", {})), FORMAT_NAME)
+        if family != "tasnet":
+            raise CheckpointError(
+                f"'{name}' holds a model of family {family!r}, which this StemDeck cannot run"
+            )
         try:
             config = TasNetConfig.from_dict(dict(obj["config"]))
         except (TypeError, ValueError) as exc:
@@ -252,7 +324,16 @@ def load_model(path: Path | str) -> LoadedModel:
     if isinstance(obj, dict) and "encoder.conv1d_U.weight" in obj:
         config = infer_config(obj)
         return LoadedModel(build_model(config, obj, name), config, {}, "demucs.state_dict")
+    if hdemucs.is_hdemucs_state(obj):
+        try:
+            count = hdemucs.source_count(obj)
+        except ValueError as exc:
+            raise CheckpointError(f"'{name}' is not a usable Hybrid Demucs file: {exc}") from None
+        sources = DEFAULT_SOURCES if count == 4 else tuple(f"source{i}" for i in range(count))
+        hconfig = HDemucsConfig(sources=sources)
+        model = _load_hdemucs(obj, hconfig, name)
+        return LoadedModel(model, hconfig, {}, "torchaudio.hdemucs")
     raise CheckpointError(
-        f"'{name}' is a PyTorch file but not a Conv-TasNet model StemDeck knows "
-        "(expected a StemDeck checkpoint or Demucs v2 tasnet weights)"
+        f"'{name}' is a PyTorch file but not a model StemDeck knows (expected a StemDeck "
+        "checkpoint, Demucs v2 tasnet weights or torchaudio's Hybrid Demucs weights)"
     )

@@ -6,6 +6,11 @@ a triangle and overlap-added, so seams cross-fade (as Demucs' `apply_model` does
 averaged in too, which reduces seam artefacts further (Demucs' "shift trick"). Input arrives in
 blocks and output leaves in blocks as soon as no later segment can still touch it, so memory
 depends on the segment length and batch size, never on the song's length.
+
+The engine is the same for every model family (Conv-TasNet, Hybrid Demucs): a model is any
+module from (batch, channels, frames) to (batch, sources, channels, frames); the family decides
+only the segment length and the soft-mask default (`separate.Separator` reads them off the
+loaded model).
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ class ChunkSettings:
         max_shift: largest random shift, in seconds. Default 0.5 (as Demucs).
         batch_size: segments per model call. Default 1 (larger batches were slower on CPU).
         seed: seed for the random shifts, so a run can be repeated exactly.
-        soft_mask: split the mixture by the estimates' magnitude ratios (`masking`); on by
-            default because it scored better on real songs.
+        soft_mask: split the mixture by the estimates' magnitude ratios (`masking`); None
+            lets the model choose (on only where its card shows the filter helps).
     """
 
     segment: float | None = None
@@ -45,7 +50,7 @@ class ChunkSettings:
     max_shift: float = 0.5
     batch_size: int = 1
     seed: int = 0
-    soft_mask: bool = True
+    soft_mask: bool | None = None
 
     def __post_init__(self) -> None:
         if self.segment is not None and self.segment <= 0:

@@ -39,6 +39,7 @@ class SeparationResult:
     seconds: float
     device: str
     model_sources: tuple[str, ...] = field(default_factory=tuple)
+    soft_mask: bool = False
 
     @property
     def real_time_factor(self) -> float:
@@ -67,7 +68,9 @@ def track_name(path: Path) -> str:
 def mixture_stats(path: Path, sample_rate: int, channels: int) -> tuple[float, float, int]:
     """Mean and standard deviation of the mono mix over the whole song, and its frame count.
 
-    Demucs normalises with these before the model; computing them takes one streaming pass.
+    Every family StemDeck runs is normalised with these before the model, as its reference
+    inference does (Demucs v2's `apply_model`, torchaudio's Hybrid Demucs tutorial); Hybrid
+    Demucs also normalises each segment inside the network. One streaming pass computes them.
     """
     count, total, squares = 0, 0.0, 0.0
     for block in iter_blocks(path, BLOCK_FRAMES, sample_rate, channels):
@@ -83,17 +86,24 @@ def mixture_stats(path: Path, sample_rate: int, channels: int) -> tuple[float, f
 
 
 class Separator:
-    """A loaded model on a device, ready to separate files one after another."""
+    """A loaded model of any family on a device, ready to separate files one after another.
+
+    Unset chunk settings take the model's own values: its segment length (2 s for the compact
+    Conv-TasNet, 7.8 s for Hybrid Demucs) and its soft-mask default (`LoadedModel.soft_mask`).
+    """
 
     def __init__(
         self, loaded: LoadedModel, device: str | None = None, chunks: ChunkSettings | None = None
     ) -> None:
         self.config = loaded.config
+        self.family = loaded.family
         self.device = pick_device(device)
         self.model = loaded.model.to(self.device).eval()
         chunks = chunks or ChunkSettings()
         if chunks.segment is None:
             chunks = replace(chunks, segment=self.config.default_segment_seconds)
+        if chunks.soft_mask is None:
+            chunks = replace(chunks, soft_mask=loaded.soft_mask)
         self.chunks = chunks
 
     def output_names(self, options: OutputOptions) -> list[str]:
@@ -123,8 +133,10 @@ class Separator:
         out_dir: Path,
         options: OutputOptions | None = None,
         progress: Callable[[float], None] | None = None,
+        soft_mask: bool | None = None,
     ) -> SeparationResult:
-        """Write OUT_DIR/<track>/<stem>.<ext> for each stem; all or nothing per stem file."""
+        """Write OUT_DIR/<track>/<stem>.<ext> for each stem; all or nothing per stem file.
+        `soft_mask` overrides this separator's post-filter setting for this file only."""
         options = options or OutputOptions()
         path = Path(path)
         names = self.output_names(options)
@@ -137,8 +149,9 @@ class Separator:
         rate, channels = self.config.sample_rate, self.config.audio_channels
         began = time.perf_counter()
         mean, std, total = mixture_stats(path, rate, channels)
+        chunks = self.chunks if soft_mask is None else replace(self.chunks, soft_mask=soft_mask)
         engine = StreamingSeparator(
-            self.model, len(self.config.sources), channels, rate, self.chunks, self.device
+            self.model, len(self.config.sources), channels, rate, chunks, self.device
         )
         target = Path(out_dir) / track_name(path)
         target.mkdir(parents=True, exist_ok=True)
@@ -166,4 +179,5 @@ class Separator:
             time.perf_counter() - began,
             str(self.device),
             self.config.sources,
+            bool(chunks.soft_mask),
         )

@@ -30,7 +30,7 @@ from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, job_prefix
 from stemdeck.common.settings import Settings, get_settings
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.separator.checkpoints import CheckpointError
-from stemdeck.separator.repository import ModelNotFoundError, open_model
+from stemdeck.separator.repository import ModelNotFoundError, open_model, record_speed
 from stemdeck.separator.separate import OutputOptions, Separator
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,9 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
         source = Path(folder) / ("input" + Path(job.input.filename).suffix.lower())
         storage.get_file(job.input.key, source)
         try:
-            result = separator.separate_file(source, Path(folder) / "out", options, progress)
+            result = separator.separate_file(
+                source, Path(folder) / "out", options, progress, job.options.soft_mask
+            )
         except AudioError as exc:
             return _fail(store, job_id, str(exc))
         except JobEnded:
@@ -115,6 +117,8 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
             stems[name] = {"key": key, "format": options.format, "bytes": path.stat().st_size}
             stems[name].update(stats)
 
+    record_speed(job.options.model, result.real_time_factor, result.device, result.duration)
+
     def done(record: Job) -> None:
         record.results["stems"] = stems
         record.results["separation"] = {
@@ -122,6 +126,8 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
             "real_time_factor": round(result.real_time_factor, 3),
             "device": result.device,
             "model": record.options.model,
+            "family": separator.family,
+            "soft_mask": result.soft_mask,
         }
         if record.status not in ENDED:
             finish_stage(record, "separate")
