@@ -98,7 +98,7 @@ def test_training_writes_a_usable_model_and_history(tmp_path: Path, dataset: Pat
     assert loaded.config == TINY
     assert loaded.metadata["training"]["train_tracks"] == 2
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
-    assert history[0].startswith("step,loss,lr,seconds,valid_sdr,sdr_drums")
+    assert history[0].startswith("step,loss,lr,seconds,cpu_seconds,valid_sdr,sdr_drums")
     assert len(history) == 3
     assert (tmp_path / "run" / "loss.png").read_bytes()[:4] == b"\x89PNG"
 

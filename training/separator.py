@@ -10,9 +10,7 @@ model sees the same scale in training and in use.
 
 from __future__ import annotations
 
-import csv
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -27,6 +25,7 @@ from stemdeck.separator.model import ConvTasNet
 from stemdeck.training.datasets import DatasetError
 from stemdeck.training.musdb import SOURCES, TrackRef
 from stemdeck.training.sampling import ExcerptSampler, open_split, validation_tracks
+from stemdeck.training.trainer import LoopSettings, plot_curves, read_rows, run
 
 RATE = 44100
 
@@ -46,6 +45,10 @@ class TrainSettings:
         epochs: when set, replaces `steps`: this many passes over the training audio, one pass
             being as many segment-seconds as the training songs hold.
         device: "cpu", "cuda" or "auto" (CUDA when available).
+        stft_loss: weight of the multi-resolution STFT magnitude L1 added to the waveform L1
+            (0 = waveform L1 alone, the seed's loss).
+        ema: decay of the moving average of the weights that is validated and shipped, or None.
+        warmup: steps of linear learning-rate warm-up.
     """
 
     steps: int = 2000
@@ -58,6 +61,14 @@ class TrainSettings:
     bf16: bool = True
     epochs: float | None = None
     device: str = "cpu"
+    stft_loss: float = 0.0
+    ema: float | None = None
+    warmup: int = 100
+
+
+#: Resolutions of the multi-resolution STFT loss (window, hop): 93, 46 and 23 ms windows, so
+#: bass notes and drum onsets are both resolved (as in Parallel WaveGAN's loss, Yamamoto 2020).
+STFT_LOSS_RESOLUTIONS = ((4096, 1024), (2048, 512), (1024, 256))
 
 
 def normalise(sources: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -114,10 +125,20 @@ def baseline(tracks: Tracks) -> dict[str, float]:
     )
 
 
-def learning_rate(settings: TrainSettings, step: int) -> float:
-    warm = min(1.0, (step + 1) / 100)
-    progress = min(1.0, step / max(1, settings.steps))
-    return settings.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+def stft_magnitude_loss(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean L1 distance of the magnitude spectrograms at `STFT_LOSS_RESOLUTIONS` (STFTs
+    scaled by 1/sqrt(window), so the term is on the waveform loss's scale)."""
+    flat_estimate = estimate.reshape(-1, estimate.shape[-1]).float()
+    flat_target = target.reshape(-1, target.shape[-1]).float()
+    total = estimate.new_zeros((), dtype=torch.float32)
+    for n_fft, hop in STFT_LOSS_RESOLUTIONS:
+        window = torch.hann_window(n_fft, device=estimate.device)
+        est, ref = (
+            torch.stft(x, n_fft, hop, window=window, normalized=True, return_complex=True).abs()
+            for x in (flat_estimate, flat_target)
+        )
+        total = total + F.l1_loss(est, ref)
+    return total / len(STFT_LOSS_RESOLUTIONS)
 
 
 def steps_for_epochs(settings: TrainSettings, datasets: Sequence[Sequence[TrackRef]]) -> int:
@@ -140,20 +161,58 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resume_path(out: Path, resume: bool | Path) -> Path | None:
-    """The state to continue from: an explicit checkpoint (which must exist), else OUT/state.pt
-    when present, unless resuming is off."""
-    if resume is False:
-        return None
-    if resume is True:
-        own = out / "state.pt"
-        return own if own.is_file() else None
-    path = Path(resume)
-    if path.is_dir():
-        path = path / "state.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"no training state to resume at {path}")
-    return path
+class SeparatorTask:
+    """Conv-TasNet's part of the shared training loop: remixed excerpts, waveform L1 (plus the
+    multi-resolution STFT term when weighted), whole-track validation SDR."""
+
+    score_key = "valid_sdr"
+    higher_is_better = True
+
+    def __init__(
+        self,
+        sampler: ExcerptSampler,
+        valid_tracks: Tracks,
+        settings: TrainSettings,
+        device: torch.device,
+        checkpoint_metadata: dict,
+    ) -> None:
+        self.sampler = sampler
+        self.valid_tracks = valid_tracks
+        self.settings = settings
+        self.device = device
+        self.frames = round(settings.segment * RATE)
+        self.metadata = checkpoint_metadata
+
+    def draw(self, gen: torch.Generator) -> torch.Tensor:
+        stems, _ = self.sampler.sample(self.settings.batch, self.frames, gen)
+        return stems
+
+    def build(self, stems: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mix, target, _ = normalise(stems)
+        return mix, target
+
+    def loss(self, model: ConvTasNet, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        mix, target = (t.to(self.device) for t in batch)
+        estimate = model(mix).float()
+        loss = F.l1_loss(estimate, target)
+        if self.settings.stft_loss:
+            loss = loss + self.settings.stft_loss * stft_magnitude_loss(estimate, target)
+        return loss
+
+    def validate(self, model: ConvTasNet) -> dict[str, float]:
+        scores = validate(model, self.valid_tracks, self.device)
+        return {
+            "valid_sdr": round(float(np.mean(list(scores.values()))), 3),
+            **{f"sdr_{k}": round(v, 3) for k, v in scores.items()},
+        }
+
+    def save_best(self, path: Path, model: ConvTasNet, row: dict) -> None:
+        valid = {k[4:]: v for k, v in row.items() if k.startswith("sdr_")}
+        training = {**self.metadata, "step": row["step"], "valid_sdr": valid}
+        save_checkpoint(path, model, {"training": training})
+
+    def plot(self, history: Path, png: Path) -> None:
+        plot_history(history, png)
 
 
 def train(
@@ -171,16 +230,15 @@ def train(
 
     `data` is one dataset root or several, drawn from by `weights` (equal when None);
     DatasetError for a wrong layout or when no dataset has validation tracks.
-    `out/state.pt` holds everything needed to continue exactly (weights, optimiser, step,
-    sampler state); `out/best.pt` is the best model so far in StemDeck's format;
-    `out/history.csv` has loss and validation SDR per checkpoint. `resume` is True (continue
-    from out/state.pt when present), False, or the path of a state.pt (or its run folder) to
-    continue from. `init` starts a new run from another model's weights (fine-tuning), which
-    must have the same configuration.
+    `out/state.pt` holds everything needed to continue exactly (weights, EMA, optimiser, step,
+    sampler state); `out/best.pt` is the best model so far in StemDeck's format (the EMA
+    weights when `settings.ema` is set); `out/history.csv` has loss and validation SDR per
+    checkpoint. `resume` is True (continue from out/state.pt when present), False, or the path
+    of a state.pt (or its run folder) to continue from. `init` starts a new run from another
+    model's weights (fine-tuning), which must have the same configuration.
     """
     roots = [Path(data)] if isinstance(data, str | Path) else [Path(d) for d in data]
     device = pick_device(settings.device)
-    state_path = resume_path(out, resume)
     datasets = [open_split(root, "train") for root in roots]
     settings = replace(settings, steps=steps_for_epochs(settings, datasets), epochs=None)
     sampler = ExcerptSampler(datasets, weights)
@@ -191,7 +249,6 @@ def train(
     for root, tracks, share in zip(roots, datasets, sampler.weights.tolist(), strict=True):
         log(f"{root}: {len(tracks)} training tracks, drawn {share:.0%} of the time")
     log(f"{len(valid_tracks)} validation tracks; {settings.steps} steps on {device}")
-    out.mkdir(parents=True, exist_ok=True)
     reference = baseline(valid_tracks)
     log("mixture/4 baseline SDR: " + " ".join(f"{k}={v:.2f}" for k, v in reference.items()))
     torch.manual_seed(settings.seed)
@@ -202,131 +259,32 @@ def train(
             raise CheckpointError(f"{init} is {loaded.model.config}, not the requested {config}")
         model.load_state_dict(loaded.model.state_dict())
         log(f"starting from the weights of {init}")
-    model.to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    gen = torch.Generator().manual_seed(settings.seed)
-    step, best = 0, -math.inf
-    if state_path is not None:
-        state = torch.load(state_path, weights_only=True, map_location=device)
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        gen.set_state(state["generator"].cpu())
-        torch.set_rng_state(state["torch_rng"].cpu())
-        step, best = state["step"], state["best"]
-        log(f"resumed at step {step} from {state_path} (best validation SDR {best:.2f} dB)")
-        _drop_rows_after(out / "history.csv", step)
-    frames = round(settings.segment * RATE)
-    losses: list[float] = []
-    began = time.perf_counter()
-    model.train()
-    while step < settings.steps:
-        for group in optimiser.param_groups:
-            group["lr"] = learning_rate(settings, step)
-        stems, _ = sampler.sample(settings.batch, frames, gen)
-        mix, target, _ = normalise(stems.to(device))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.bf16):
-            estimate = model(mix)
-        loss = F.l1_loss(estimate.float(), target)
-        optimiser.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.clip)
-        optimiser.step()
-        losses.append(loss.item())
-        step += 1
-        if progress:
-            progress(step, settings.steps, losses[-1])
-        if step % settings.valid_every == 0 or step == settings.steps:
-            scores = validate(model, valid_tracks, device)
-            mean_sdr = float(np.mean(list(scores.values())))
-            elapsed = time.perf_counter() - began
-            row = {
-                "step": step,
-                "loss": float(np.mean(losses)),
-                "lr": learning_rate(settings, step),
-                "seconds": round(elapsed, 1),
-                "valid_sdr": round(mean_sdr, 3),
-                **{f"sdr_{k}": round(v, 3) for k, v in scores.items()},
-            }
-            _append_csv(out / "history.csv", row)
-            plot_history(out / "history.csv", out / "loss.png")
-            log(" ".join(f"{k}={v}" for k, v in row.items()))
-            losses.clear()
-            if mean_sdr > best:
-                best = mean_sdr
-                save_checkpoint(
-                    out / "best.pt",
-                    model,
-                    {
-                        "training": {
-                            **asdict(settings),
-                            "step": step,
-                            "data": [str(r) for r in roots],
-                            "data_weights": sampler.weights.tolist(),
-                            "valid_sdr": scores,
-                            "baseline_sdr": reference,
-                            "train_tracks": sum(len(t) for t in datasets),
-                            "init": str(init) if init else None,
-                        }
-                    },
-                )
-            torch.save(
-                {
-                    "model": model.state_dict(),  # on the training device; loads anywhere
-                    "optimiser": optimiser.state_dict(),
-                    "generator": gen.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                    "best": best,
-                },
-                out / "state.pt.part",
-            )
-            (out / "state.pt.part").replace(out / "state.pt")
-    return out / "best.pt"
-
-
-def _append_csv(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
-def _drop_rows_after(path: Path, step: int) -> None:
-    """Forget history written after the checkpoint a run resumes from (a run killed between
-    logging and saving), so the curve continues without repeated or stale points."""
-    if not path.is_file():
-        return
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    kept = [row for row in rows if int(row["step"]) <= step]
-    if len(kept) == len(rows):
-        return
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(kept)
+    metadata = {
+        **asdict(settings),
+        "data": [str(r) for r in roots],
+        "data_weights": sampler.weights.tolist(),
+        "baseline_sdr": reference,
+        "train_tracks": sum(len(t) for t in datasets),
+        "init": str(init) if init else None,
+    }
+    task = SeparatorTask(sampler, valid_tracks, settings, device, metadata)
+    loop = LoopSettings(
+        steps=settings.steps,
+        lr=settings.lr,
+        warmup=settings.warmup,
+        clip=settings.clip,
+        valid_every=settings.valid_every,
+        bf16=settings.bf16,
+        ema=settings.ema,
+        seed=settings.seed,
+        device=device,
+    )
+    return run(task, model, loop, out, resume, log, progress)
 
 
 def plot_history(history: Path, png: Path) -> None:
     """Training loss and validation SDR per checkpoint, as a PNG beside history.csv."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with history.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    steps = [int(r["step"]) for r in rows]
-    figure, (loss_axis, sdr_axis) = plt.subplots(1, 2, figsize=(11, 4))
-    loss_axis.plot(steps, [float(r["loss"]) for r in rows], marker=".")
-    loss_axis.set(xlabel="step", ylabel="L1 loss (normalised)", title="training loss")
-    for key in [k for k in rows[0] if k.startswith("sdr_")]:
-        sdr_axis.plot(steps, [float(r[key]) for r in rows], marker=".", label=key[4:])
-    sdr_axis.set(xlabel="step", ylabel="SDR (dB)", title="validation SDR (whole track)")
-    sdr_axis.legend()
-    figure.tight_layout()
-    figure.savefig(png.with_name(png.name + ".part.png"), dpi=80)
-    plt.close(figure)
-    png.with_name(png.name + ".part.png").replace(png)
+    columns = [(k, k[4:]) for k in read_rows(history)[0] if k.startswith("sdr_")]
+    plot_curves(
+        history, png, "loss (normalised)", columns, "SDR (dB)", "validation SDR (whole track)"
+    )

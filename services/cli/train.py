@@ -65,7 +65,9 @@ def separator(
     ),
     config: Annotated[
         str,
-        typer.Option(help="Preset (compact, seed, demucs_tasnet) or a .json file of settings."),
+        typer.Option(
+            help="Preset (compact, spectral, seed, demucs_tasnet) or a .json file of settings."
+        ),
     ] = "compact",
     steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps.")] = 2000,
     epochs: Annotated[
@@ -103,6 +105,22 @@ def separator(
             "(default: equal shares).",
         ),
     ] = None,
+    stft_loss: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Weight of the multi-resolution STFT L1 added to the waveform L1."
+        ),
+    ] = 0.0,
+    ema: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=0.99999,
+            help="Decay of the weights' moving average, which is validated and saved "
+            "(e.g. 0.999); default: none.",
+        ),
+    ] = None,
+    warmup: Annotated[int, typer.Option(min=1, help="Steps of learning-rate warm-up.")] = 100,
 ) -> None:
     """Train Conv-TasNet; resumable, validated every VALID_EVERY steps."""
     from stemdeck.common.audio import AudioError
@@ -132,6 +150,9 @@ def separator(
         bf16=bf16,
         epochs=epochs,
         device=device,
+        stft_loss=stft_loss,
+        ema=ema or None,
+        warmup=warmup,
     )
     columns = (
         TextColumn("step"),
@@ -204,6 +225,16 @@ def eq(
             help="Share of training examples drawn from each --data, in order (default equal).",
         ),
     ] = None,
+    undamaged_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.95, help="Share of training examples left undamaged (target 0 dB)."
+        ),
+    ] = 0.0,
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Start from this Auto-EQ checkpoint's weights (fine-tune)."),
+    ] = None,
 ) -> None:
     """Train the Auto-EQ CNN on randomly damaged stem windows; resumable."""
     from stemdeck.common.audio import AudioError
@@ -228,6 +259,8 @@ def eq(
         valid_every=valid_every,
         windows_per_stem=windows_per_stem,
         bf16=bf16,
+        undamaged_share=undamaged_share,
+        init=str(init) if init else None,
     )
     columns = (
         TextColumn("step"),
