@@ -183,6 +183,32 @@ def separator(
     err.print(f"best model: {best}")
 
 
+@app.command("shifted-copies")
+def shifted_copies(
+    data: Annotated[
+        Path, typer.Option(help="Dataset root whose training songs are copied (MUSDB layout).")
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for the copies (MUSDB18-HQ layout).")],
+    copies: Annotated[int, typer.Option(min=1, help="Shifted copies per song.")] = 2,
+    semitones: Annotated[int, typer.Option(min=0, max=12, help="Largest pitch shift.")] = 2,
+    tempo: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Largest tempo change (0.08 = ±8 %).")
+    ] = 0.08,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Render pitch- and tempo-shifted copies of the training songs once, for --data."""
+    from stemdeck.common.audio import AudioError
+    from stemdeck.training.datasets import DatasetError
+    from stemdeck.training.shifted import make_shifted_copies
+
+    try:
+        made = make_shifted_copies(data, out, copies, semitones, tempo, seed, log=err.print)
+    except (DatasetError, AudioError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    err.print(f"{made} copies rendered into {out} (tracks.csv lists every copy)")
+
+
 @app.command("eq")
 def eq(
     data: Annotated[
