@@ -81,8 +81,10 @@ class TrainingTask(Protocol):
         """The run's curves as a PNG beside history.csv."""
 
 
-def learning_rate(settings: LoopSettings, step: int) -> float:
-    warm = min(1.0, (step + 1) / max(1, settings.warmup))
+def learning_rate(settings: LoopSettings, step: int, restarted_at: int = 0) -> float:
+    """Warm-up from `restarted_at` (0, or the step where Adam restarted without its state),
+    then the cosine over the whole run."""
+    warm = min(1.0, (step - restarted_at + 1) / max(1, settings.warmup))
     progress = min(1.0, step / max(1, settings.steps))
     return settings.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
@@ -144,8 +146,10 @@ def run(
     `valid_every` steps; returns the path of the best model.
 
     `out/state.pt` holds everything needed to continue exactly (weights, EMA, optimiser, step,
-    data-stream state); `resume` is True (continue from out/state.pt when present), False, or
-    the path of a state.pt (or its run folder)."""
+    data-stream state); `out/carry.pt` the same without the optimiser and with the weights in
+    half precision, small enough to commit so that a run continues on another machine (Adam
+    then restarts with a warm-up). `resume` is True (continue from out/state.pt when present),
+    False, or the path of either file (or of a run folder)."""
     state_path = resume_path(out, resume)
     device = settings.device
     model.to(device)
@@ -154,10 +158,16 @@ def run(
     gen = torch.Generator().manual_seed(settings.seed)
     step, best = 0, -math.inf if task.higher_is_better else math.inf
     spent = {"seconds": 0.0, "cpu_seconds": 0.0}  # totals over every session of the run
+    restarted_at = 0
     if state_path is not None:
         state = torch.load(state_path, weights_only=True, map_location=device)
         model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
+        restarted_at = int(state.get("restarted_at", 0))
+        if "optimiser" in state:
+            optimiser.load_state_dict(state["optimiser"])
+        else:
+            restarted_at = int(state["step"])
+            log(f"no optimiser state in {state_path.name}: Adam restarts with a warm-up")
         gen.set_state(state["generator"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
         step, best = state["step"], state["best"]
@@ -185,7 +195,7 @@ def run(
                 helper.submit(task.build, task.draw(gen)) if step + 1 < settings.steps else None
             )
             for group in optimiser.param_groups:
-                group["lr"] = learning_rate(settings, step)
+                group["lr"] = learning_rate(settings, step, restarted_at)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.bf16):
                 loss = task.loss(model, batch)
             optimiser.zero_grad()
@@ -209,7 +219,7 @@ def run(
             row = {
                 "step": step,
                 "loss": round(sum(losses) / len(losses), 5),
-                "lr": learning_rate(settings, step),
+                "lr": learning_rate(settings, step, restarted_at),
                 "seconds": round(spent["seconds"] + time.perf_counter() - began, 1),
                 "cpu_seconds": round(spent["cpu_seconds"] + time.process_time() - began_cpu, 1),
                 **scores,
@@ -221,21 +231,35 @@ def run(
             if better(float(row[task.score_key]), best):
                 best = float(row[task.score_key])
                 task.save_best(out / "best.pt", judged, row)
-            _save_state(
-                out / "state.pt",
-                {
-                    "model": model.state_dict(),  # on the training device; loads anywhere
-                    "optimiser": optimiser.state_dict(),
-                    "generator": after_draw,
-                    "torch_rng": torch.get_rng_state(),
-                    "step": step,
-                    "best": best,
-                    "seconds": row["seconds"],
-                    "cpu_seconds": row["cpu_seconds"],
-                    **({"ema": average.state_dict()} if average is not None else {}),
-                },
-            )
+            state = {
+                "model": model.state_dict(),  # on the training device; loads anywhere
+                "optimiser": optimiser.state_dict(),
+                "generator": after_draw,
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "best": best,
+                "restarted_at": restarted_at,
+                "seconds": row["seconds"],
+                "cpu_seconds": row["cpu_seconds"],
+                **({"ema": average.state_dict()} if average is not None else {}),
+            }
+            _save_state(out / "state.pt", state)
+            _save_state(out / "carry.pt", carry(state))
     return out / "best.pt"
+
+
+def _half(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.half().cpu() if v.is_floating_point() else v.cpu() for k, v in weights.items()}
+
+
+def carry(state: dict[str, Any]) -> dict[str, Any]:
+    """The state a later session needs on a new machine, small enough to commit: weights and
+    EMA in half precision, counters and the data stream; no optimiser."""
+    slim = {k: v for k, v in state.items() if k != "optimiser"}
+    slim["model"] = _half(state["model"])
+    if "ema" in state:
+        slim["ema"] = {**state["ema"], "model": _half(state["ema"]["model"])}
+    return slim
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:
