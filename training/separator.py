@@ -49,6 +49,7 @@ class TrainSettings:
             (0 = waveform L1 alone, the seed's loss).
         ema: decay of the moving average of the weights that is validated and shipped, or None.
         warmup: steps of linear learning-rate warm-up.
+        time_limit: seconds after which this session stops at a checkpoint, or None.
     """
 
     steps: int = 2000
@@ -64,6 +65,7 @@ class TrainSettings:
     stft_loss: float = 0.0
     ema: float | None = None
     warmup: int = 100
+    time_limit: float | None = None
 
 
 #: Resolutions of the multi-resolution STFT loss (window, hop): 93, 46 and 23 ms windows, so
@@ -278,6 +280,7 @@ def train(
         ema=settings.ema,
         seed=settings.seed,
         device=device,
+        time_limit=settings.time_limit,
     )
     return run(task, model, loop, out, resume, log, progress)
 

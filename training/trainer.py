@@ -42,6 +42,8 @@ class LoopSettings:
         ema: decay of the exponential moving average of the weights, or None for none.
         seed: seed of the data stream and the initialisation.
         device: where the model trains.
+        time_limit: stop at the first step after this many seconds of this session, with a
+            validation and a checkpoint (a lent GPU for 15 minutes, a session's end).
     """
 
     steps: int
@@ -53,6 +55,7 @@ class LoopSettings:
     ema: float | None = None
     seed: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    time_limit: float | None = None
 
 
 class TrainingTask(Protocol):
@@ -209,7 +212,11 @@ def run(
             step += 1
             if progress:
                 progress(step, settings.steps, losses[-1])
-            if step % settings.valid_every and step != settings.steps:
+            out_of_time = (
+                settings.time_limit is not None
+                and time.perf_counter() - began >= settings.time_limit
+            )
+            if step % settings.valid_every and step != settings.steps and not out_of_time:
                 continue
             judged = average.model if average is not None else model
             judged.eval()
@@ -245,6 +252,9 @@ def run(
             }
             _save_state(out / "state.pt", state)
             _save_state(out / "carry.pt", carry(state))
+            if out_of_time:
+                log(f"stopped at step {step}: the time limit of {settings.time_limit:.0f} s")
+                pending = None
     return out / "best.pt"
 
 

@@ -121,6 +121,10 @@ def separator(
         ),
     ] = None,
     warmup: Annotated[int, typer.Option(min=1, help="Steps of learning-rate warm-up.")] = 100,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Stop this session at a checkpoint after this many minutes."),
+    ] = None,
 ) -> None:
     """Train Conv-TasNet; resumable, validated every VALID_EVERY steps."""
     from stemdeck.common.audio import AudioError
@@ -153,6 +157,7 @@ def separator(
         stft_loss=stft_loss,
         ema=ema or None,
         warmup=warmup,
+        time_limit=None if max_minutes is None else 60 * max_minutes,
     )
     columns = (
         TextColumn("step"),
