@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from stemdeck.cli.main import app
 from stemdeck.common.audio import write_audio
-from stemdeck.eq.checkpoints import open_model, save_checkpoint
+from stemdeck.eq.checkpoints import EqCheckpointError, open_model, save_checkpoint
 from stemdeck.eq.features import WINDOW_SECONDS
 from stemdeck.eq.model import EqConfig, EqNet
 from stemdeck.eq.predict import EqInputError, predict_eq
+from stemdeck.eq.restraint import Restraint
 from stemdeck.training.eq_eval import evaluate_cases, spectral_distance, summarise
 from tests.conftest import SHARED_AUDIO
 
@@ -58,6 +59,47 @@ def test_silent_windows_are_skipped(random_model: EqNet) -> None:
     audio[:, : 6 * RATE] = 0.0
     result = predict_eq(audio, RATE, "drums", random_model)
     assert result.window_starts == [4.5, 6.0, 7.5, 9.0]  # those wholly in the silence left out
+
+
+def test_restraint_holds_the_median_back() -> None:
+    """Per-stem offset and factor, then the spread shrink, then the dead zone, in that order;
+    the defaults return the median."""
+    median, spread = np.array([4.0, -1.0, 2.5]), np.array([1.0, 0.5, 4.0])
+    np.testing.assert_array_equal(Restraint().apply(median, spread, "bass"), median)
+    prior = Restraint(stem_offset_db={"bass": (2.0, 0.0, 0.0)}, stem_scale={"bass": (0.5, 1, 1)})
+    np.testing.assert_allclose(prior.apply(median, spread, "bass"), [1.0, -1.0, 2.5])
+    np.testing.assert_allclose(prior.apply(median, spread, "drums"), median)  # other stems
+    shrink = Restraint(spread_shrink=1.0)
+    np.testing.assert_allclose(shrink.apply(median, spread, "bass"), [3.0, -0.5, 0.0])
+    np.testing.assert_allclose(shrink.apply(median, None, "bass"), median)  # one window
+    zone = Restraint(dead_zone_db=2.0)
+    np.testing.assert_allclose(zone.apply(median, spread, "bass"), [4.0, 0.0, 2.5])
+    with pytest.raises(ValueError, match="must lie in"):
+        Restraint(stem_scale={"bass": (1.5, 1, 1)})
+    with pytest.raises(ValueError, match=">= 0"):
+        Restraint(dead_zone_db=-1.0)
+
+
+def test_a_models_restraint_travels_in_its_checkpoint(tmp_path: Path, random_model: EqNet) -> None:
+    """`predict_eq` applies the restraint stored with the model; the raw windows stay raw."""
+    plain = predict_eq(noise(6.0), RATE, "vocals", random_model)
+    model = EqNet(EqConfig(variant="stem-aware"))
+    model.load_state_dict(random_model.state_dict())
+    model.restraint = Restraint(dead_zone_db=100.0)
+    path = save_checkpoint(tmp_path / "held.pt", model)
+    loaded = open_model(path)
+    assert loaded.model.restraint == Restraint(dead_zone_db=100.0)
+    held = predict_eq(noise(6.0), RATE, "vocals", loaded)
+    assert held.gains_db == {"low": 0.0, "mid": 0.0, "high": 0.0}
+    np.testing.assert_allclose(held.window_gains_db, plain.window_gains_db, atol=1e-5)
+    # an explicit restraint overrides the model's
+    free = predict_eq(noise(6.0), RATE, "vocals", loaded, restraint=Restraint())
+    assert free.gains_db == pytest.approx(plain.gains_db, abs=0.011)
+    bad = torch.load(path, weights_only=True)
+    bad["metadata"]["restraint"]["dead_zone_db"] = -3
+    torch.save(bad, tmp_path / "bad.pt")
+    with pytest.raises(EqCheckpointError, match="invalid restraint"):
+        open_model(tmp_path / "bad.pt")
 
 
 def test_single_window_has_no_spread_and_gains_are_clamped() -> None:

@@ -71,6 +71,22 @@ def test_windows_skip_silent_stems_and_samples_are_reproducible(dataset: Path) -
     assert not np.array_equal(damage_draws(1, 2, 3, 4), damage_draws(1, 2, 0, 4))
 
 
+def test_a_share_of_examples_is_left_undamaged(dataset: Path) -> None:
+    """`undamaged_share` keeps 0 dB gains (target 0) for about that share of the examples, and
+    a share of 0 draws exactly what it drew before the option existed."""
+    bank = collect_windows([dataset], "train", 2, seed=0, log=lambda _: None)
+    _, gains, _ = ExampleSampler(bank, undamaged_share=0.3).draw(
+        2000, torch.Generator().manual_seed(1)
+    )
+    flat = (gains == 0).all(dim=1).float().mean()
+    assert 0.25 < float(flat) < 0.35
+    old = ExampleSampler(bank).draw(50, torch.Generator().manual_seed(1))
+    new = ExampleSampler(bank, undamaged_share=0.0).draw(50, torch.Generator().manual_seed(1))
+    assert all(torch.equal(a, b) for a, b in zip(old, new, strict=True))
+    with pytest.raises(ValueError, match="undamaged share"):
+        ExampleSampler(bank, undamaged_share=1.0)
+
+
 def test_delivery_adds_a_noise_floor_or_a_codec_low_pass_to_some_windows() -> None:
     """About half the training windows get hiss 60-100 dB under them, about a third lose
     everything above an 11-20 kHz cut-off; the rest reach the model untouched."""
@@ -108,18 +124,33 @@ def test_train_then_eval_from_the_command_line(dataset: Path, tmp_path: Path) ->
     assert loaded.config.variant == "full-band"
     assert loaded.metadata["history"]
 
+    tuned = CliRunner().invoke(
+        app, ["train", "eq", "--data", str(dataset), "--out", str(tmp_path / "tuned"),
+              "--batch", "4", "--valid-every", "1", "--windows-per-stem", "1", "--no-bf16",
+              "--steps", "1", "--undamaged-share", "0.5", "--init", str(run / "best.pt")],
+    )  # fmt: skip
+    assert tuned.exit_code == 0, tuned.output
+    training = load_model(tmp_path / "tuned" / "best.pt").metadata["training"]
+    assert training["undamaged_share"] == 0.5 and training["init"] == str(run / "best.pt")
+
     out = tmp_path / "eval"
     result = CliRunner().invoke(
         app, ["eval", "eq", "--data", str(dataset), "--split", "valid", "--model",
-              str(run / "best.pt"), "--draws", "2", "--out", str(out)],
+              str(run / "best.pt"), "--draws", "2", "--out", str(out),
+              "--compare", str(tmp_path / "tuned" / "best.pt")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "per 3 s window" in result.output
+    for figure in ("(a) MAE, damaged stems", "(b) clean-stem error", "(c) differential error"):
+        assert result.output.count(f"| {figure} |") == 2, figure  # both models, same cases
     for name in ("band_errors.png", "loss.png", "results.md", "errors.csv"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "results.json").read_text())
     assert summary["cases"] == 8  # 4 stems x 2 draws
-    assert set(summary["mae_per_stem"]) == {"low", "mid", "high", "overall"}
+    for key in ("mae_per_stem", "clean_error", "differential_error"):
+        assert set(summary[key]) == {"low", "mid", "high", "overall"}
+    other = summary["compared"][str(tmp_path / "tuned" / "best.pt")]
+    assert other["cases"] == 8 and other["zero_prediction_mae"] == summary["zero_prediction_mae"]
 
 
 def test_train_eq_names_a_bad_dataset(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stemdeck.eq.checkpoints import save_checkpoint
+from stemdeck.eq.checkpoints import load_model, save_checkpoint
 from stemdeck.eq.filters import BAND_NAMES
 from stemdeck.eq.model import EqConfig, EqNet, parameter_count
 from stemdeck.training.datasets import DatasetError
@@ -48,6 +48,9 @@ class EqTrainSettings:
         valid_windows_per_stem: the same for validation tracks.
         bf16: run the CNN under bfloat16 autocast (about 1.5x faster on these CPUs); the mel
             front end always runs in float32.
+        undamaged_share: share of training examples left undamaged (target 0 dB): teaches the
+            model that a stem needing nothing is the common case (see `eq_data`).
+        init: start from this Auto-EQ checkpoint's weights (a fine-tune) instead of at random.
     """
 
     variant: str = "full-band"
@@ -60,6 +63,8 @@ class EqTrainSettings:
     windows_per_stem: int = 4
     valid_windows_per_stem: int = 2
     bf16: bool = True
+    undamaged_share: float = 0.0
+    init: str | None = None
 
 
 def learning_rate(settings: EqTrainSettings, step: int) -> float:
@@ -112,7 +117,7 @@ def train_eq(
     state_path = _resume_path(out, resume)
     began = time.perf_counter()
     bank = collect_windows(roots, "train", settings.windows_per_stem, settings.seed, log)
-    sampler = ExampleSampler(bank, weights)
+    sampler = ExampleSampler(bank, weights, settings.undamaged_share)
     valid_bank = collect_windows(
         roots, "valid", settings.valid_windows_per_stem, settings.seed + 1, log
     )
@@ -126,6 +131,8 @@ def train_eq(
     )
     torch.manual_seed(settings.seed)
     model = EqNet(config)
+    if settings.init:
+        model.load_state_dict(load_model(settings.init).model.state_dict())
     log(f"{settings.variant} model, {parameter_count(model):,} parameters; {settings.steps} steps")
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     gen = torch.Generator().manual_seed(settings.seed)

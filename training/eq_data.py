@@ -5,9 +5,10 @@ silent windows rejected) and kept in memory as mono 44.1 kHz, the rate every mod
 time one is drawn it gets new random gains in [-10, +10] dB per band, applied with
 `stemdeck.eq.filters.apply_eq` at 44.1 kHz (the rate a mixer runs at, where a 10 kHz shelf is
 not squeezed against Nyquist). The target is the inverse gain. A short pre-roll lets the filters
-settle, as they have in a whole stem, before the 3 s the model sees. Training windows then
-pass through `deliver`, which gives some of them what a real file adds after the EQ (a noise
-floor, a codec's low-pass); validation windows do not, so they are scored as `eval eq` scores.
+settle, as they have in a whole stem, before the 3 s the model sees. A share of the training
+windows can be left undamaged (target 0 dB). Training windows then pass through `deliver`,
+which gives some of them what a real file adds after the EQ (a noise floor, a codec's
+low-pass); validation windows do not, so they are scored as `eval eq` scores.
 """
 
 from __future__ import annotations
@@ -147,10 +148,20 @@ def damage(segments: torch.Tensor, gains_db: torch.Tensor) -> torch.Tensor:
 
 class ExampleSampler:
     """Draws (window index, damage gains, delivery seed) per example: datasets by weight, then
-    a window of the chosen dataset uniformly. Only the draw touches the generator, so batches
-    can be built in a helper thread without changing what a seed produces."""
+    a window of the chosen dataset uniformly; a share `undamaged_share` of the examples keeps
+    0 dB gains (target 0: most stems a user brings need nothing, and a model that never saw an
+    undamaged stem reads a stem's own tone as damage). Only the draw touches the generator, so
+    batches can be built in a helper thread without changing what a seed produces."""
 
-    def __init__(self, bank: WindowBank, weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        bank: WindowBank,
+        weights: Sequence[float] | None = None,
+        undamaged_share: float = 0.0,
+    ) -> None:
+        if not 0.0 <= undamaged_share < 1.0:
+            raise ValueError(f"the undamaged share must lie in [0, 1), not {undamaged_share}")
+        self.undamaged_share = undamaged_share
         datasets = int(bank.dataset.max()) + 1 if len(bank) else 0
         if not len(bank):
             raise ValueError("no training windows: every stem of every track is silent")
@@ -173,6 +184,8 @@ class ExampleSampler:
             members = self.members[d]
             index[b] = members[int(torch.randint(len(members), (1,), generator=gen))]
         gains = random_gains(batch, gen)
+        if self.undamaged_share:  # drawn only then, so earlier runs' seeds draw as before
+            gains[torch.rand(batch, generator=gen) < self.undamaged_share] = 0.0
         return index, gains, torch.randint(2**62, (batch,), generator=gen)
 
     def build(

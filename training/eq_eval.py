@@ -1,13 +1,18 @@
-"""Held-out evaluation of an Auto-EQ model: damage whole stems, ask for the correction, score it.
+"""Held-out evaluation of Auto-EQ models: damage whole stems, ask for the correction, score it.
 
 Every non-silent stem of every track of a split is damaged `draws` times with seeded random
 gains in [-10, +10] dB per band (the same gains for the same seed, track and stem, so figures
 reproduce), through the shared EQ at 44.1 kHz. `predict_eq` then judges the whole damaged stem
-as it would in use (windows across it, median). Reported per band and overall:
+as it would in use (windows across it, median, the model's restraint), and the same stem
+undamaged. Several models are scored on the very same cases. Reported per band and overall:
 
-- MAE per stem: |recommended - inverse damage| for the whole-stem recommendation;
-- MAE per window: the same for every single 3 s window's raw prediction (the seed's 3.32 dB is
-  a per-clip figure, so this is the one to set beside it);
+- (a) MAE per stem: |recommended - inverse damage| for the whole-stem recommendation; per
+  window: the same for every single 3 s window's raw prediction (the seed's 3.32 dB is a
+  per-clip figure, so this is the one to set beside it);
+- (b) the clean-stem error: mean |recommended gain| on the undamaged stems (ideal 0) — what a
+  user meets when a stem needed nothing;
+- (c) the differential error: |(pred(damaged) - pred(clean)) + damage| — whether the model
+  hears the damage at all, apart from its judgement of the stem's ideal tone;
 - the undo rate: how often applying the recommendation brings the stem's spectrum closer to the
   clean stem's than the damaged one was (`spectral_distance`).
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +31,13 @@ import numpy as np
 from stemdeck.eq.features import SILENCE_DB
 from stemdeck.eq.filters import BAND_NAMES, DAMAGE_RANGE_DB, apply_eq
 from stemdeck.eq.model import STEMS, EqNet
-from stemdeck.eq.predict import predict_eq
+from stemdeck.eq.predict import EqInputError, EqPrediction, predict_eq
 from stemdeck.training.musdb import find_tracks
 
 RATE = 44100
+#: The seed's own Auto-EQ checkpoint (beside the repository, never bundled): `eval eq` scores
+#: it beside the model under test whenever it is on the machine.
+SEED_CHECKPOINT = Path(__file__).resolve().parents[2] / "shared" / "seed" / "model2_mastering.pth"
 #: Third-octave band centres of `spectral_distance`, 31.5 Hz to 16 kHz.
 _CENTRES = 1000.0 * 2.0 ** (np.arange(-15, 13) / 3.0)
 _FFT = 4096
@@ -82,21 +90,34 @@ def spectral_distance(reference: np.ndarray, audio: np.ndarray, sample_rate: int
 
 @dataclass(frozen=True)
 class Case:
-    """One damaged stem and what the model made of it."""
+    """One damaged stem and what one model made of it, and of the same stem undamaged."""
 
     track: str
     stem: str
     draw: int
     damage_db: np.ndarray  # (3,) gains applied
     predicted_db: np.ndarray  # (3,) recommended correction (whole stem)
-    window_errors: np.ndarray  # (windows, 3) raw per-window prediction minus the target
+    window_gains_db: np.ndarray  # (windows, 3) raw per-window predictions on the damaged stem
     distance_damaged: float
     distance_corrected: float
     band_shares_db: np.ndarray  # (3,) the clean stem's energy share in each band's region
+    clean_predicted_db: np.ndarray  # (3,) the recommendation for the undamaged stem (ideal 0)
+    clean_window_gains_db: np.ndarray  # (windows, 3) raw per-window predictions, undamaged
+    clean_distance: float  # how far the recommendation moves the undamaged stem's spectrum
 
     @property
     def errors(self) -> np.ndarray:
         return self.predicted_db + self.damage_db  # the target is -damage
+
+    @property
+    def window_errors(self) -> np.ndarray:
+        return self.window_gains_db + self.damage_db
+
+    @property
+    def differential_errors(self) -> np.ndarray:
+        """(pred(damaged) - pred(clean)) + damage: whether the model hears the damage at all,
+        apart from its judgement of the stem's own tone."""
+        return self.predicted_db - self.clean_predicted_db + self.damage_db
 
 
 def damage_draws(seed: int, track_index: int, stem_index: int, draws: int) -> np.ndarray:
@@ -109,6 +130,74 @@ def _is_silent(mono: np.ndarray) -> bool:
     return 10 * np.log10(max(float(np.mean(mono.astype(np.float64) ** 2)), 1e-20)) <= SILENCE_DB
 
 
+def _gains(prediction: EqPrediction) -> np.ndarray:
+    return np.array([prediction.gains_db[b] for b in BAND_NAMES])
+
+
+def evaluate_models(
+    root: Path | str,
+    split: str,
+    models: Mapping[str, EqNet],
+    draws: int = 4,
+    seed: int = 0,
+    max_seconds: float | None = None,
+    max_tracks: int | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, list[Case]]:
+    """Damage every non-silent stem of the split `draws` times and run `predict_eq` of every
+    model on each damaged stem and on the stem undamaged: the same cases for every model."""
+    tracks = find_tracks(root, split)[:max_tracks]
+    cases: dict[str, list[Case]] = {name: [] for name in models}
+    index = 0
+    while tracks:  # popped, so a decoded .stem.mp4 is freed once scored
+        track = tracks.pop(0)
+        stop = None if max_seconds is None else round(max_seconds * RATE)
+        for stem_index, stem in enumerate(STEMS):
+            clean = track.read(stem, 0, stop).mean(axis=0, dtype=np.float32)
+            if _is_silent(clean):
+                continue
+            shares = band_shares_db(clean)
+            try:
+                as_is = {name: predict_eq(clean, RATE, stem, m) for name, m in models.items()}
+            except EqInputError:  # only silent or too-short stems: nothing to judge
+                continue
+            untouched = {
+                name: spectral_distance(clean, apply_eq(clean, RATE, _gains(p)))
+                for name, p in as_is.items()
+            }
+            for draw, gains in enumerate(damage_draws(seed, index, stem_index, draws)):
+                damaged = apply_eq(clean, RATE, gains)
+                distance_damaged = spectral_distance(clean, damaged)
+                try:
+                    judged = {
+                        name: predict_eq(damaged, RATE, stem, m) for name, m in models.items()
+                    }
+                except EqInputError:  # cut under the silence threshold by the damage
+                    continue
+                for name, prediction in judged.items():
+                    predicted = _gains(prediction)
+                    corrected = apply_eq(damaged, RATE, predicted)
+                    cases[name].append(
+                        Case(
+                            track.name,
+                            stem,
+                            draw,
+                            gains,
+                            predicted,
+                            prediction.window_gains_db,
+                            distance_damaged,
+                            spectral_distance(clean, corrected),
+                            shares,
+                            _gains(as_is[name]),
+                            as_is[name].window_gains_db,
+                            untouched[name],
+                        )
+                    )
+        index += 1
+        log(f"{index} tracks scored ({len(next(iter(cases.values())))} damaged stems)")
+    return cases
+
+
 def evaluate_cases(
     root: Path | str,
     split: str,
@@ -119,48 +208,21 @@ def evaluate_cases(
     max_tracks: int | None = None,
     log: Callable[[str], None] = print,
 ) -> list[Case]:
-    """Damage every non-silent stem of the split `draws` times and run `predict_eq` on each."""
-    from stemdeck.eq.predict import EqInputError
+    """`evaluate_models` for one model."""
+    return evaluate_models(
+        root, split, {"model": model}, draws, seed, max_seconds, max_tracks, log
+    )["model"]
 
-    tracks = find_tracks(root, split)[:max_tracks]
-    cases: list[Case] = []
-    index = 0
-    while tracks:  # popped, so a decoded .stem.mp4 is freed once scored
-        track = tracks.pop(0)
-        stop = None if max_seconds is None else round(max_seconds * RATE)
-        for stem_index, stem in enumerate(STEMS):
-            clean = track.read(stem, 0, stop).mean(axis=0, dtype=np.float32)
-            if _is_silent(clean):
-                continue
-            shares = band_shares_db(clean)
-            for draw, gains in enumerate(damage_draws(seed, index, stem_index, draws)):
-                damaged = apply_eq(clean, RATE, gains)
-                try:
-                    prediction = predict_eq(damaged, RATE, stem, model)
-                except EqInputError:  # only silent or too-short stems: nothing to judge
-                    break
-                predicted = np.array([prediction.gains_db[b] for b in BAND_NAMES])
-                corrected = apply_eq(damaged, RATE, predicted)
-                cases.append(
-                    Case(
-                        track.name,
-                        stem,
-                        draw,
-                        gains,
-                        predicted,
-                        prediction.window_gains_db + gains,
-                        spectral_distance(clean, damaged),
-                        spectral_distance(clean, corrected),
-                        shares,
-                    )
-                )
-        index += 1
-        log(f"{index} tracks scored ({len(cases)} damaged stems)")
-    return cases
+
+def _per_stem(cases: list[Case]) -> list[Case]:
+    """One case per (track, stem): the undamaged figures are the same for every draw."""
+    return list({(c.track, c.stem): c for c in cases}.values())
 
 
 def summarise(cases: list[Case]) -> dict[str, Any]:
-    """MAE per band and overall (per stem and per window), by stem kind, and the undo rate."""
+    """Per band and overall: the MAE on damaged stems (per stem and per window), the clean-stem
+    error (mean |recommendation| on the undamaged stems), the differential error, by stem kind;
+    and the undo rate."""
     if not cases:
         raise ValueError("nothing to evaluate: every stem of the split is silent")
 
@@ -176,7 +238,13 @@ def summarise(cases: list[Case]) -> dict[str, Any]:
     for stem in STEMS:
         chosen = [c for c in cases if c.stem == stem]
         if chosen:
-            by_stem[stem] = {"cases": len(chosen), **mae(np.stack([c.errors for c in chosen]))}
+            by_stem[stem] = {
+                "cases": len(chosen),
+                **mae(np.stack([c.errors for c in chosen])),
+                "clean": mae(np.stack([c.clean_predicted_db for c in _per_stem(chosen)])),
+                "differential": mae(np.stack([c.differential_errors for c in chosen])),
+            }
+    stems = _per_stem(cases)
     shares = np.stack([c.band_shares_db for c in cases])
     present = {}
     for i, band in enumerate(BAND_NAMES):
@@ -195,6 +263,13 @@ def summarise(cases: list[Case]) -> dict[str, Any]:
         "windows": len(window_errors),
         "mae_per_stem": mae(stem_errors),
         "mae_per_window": mae(window_errors),
+        "clean_error": mae(np.stack([c.clean_predicted_db for c in stems])),
+        "clean_error_per_window": mae(np.concatenate([c.clean_window_gains_db for c in stems])),
+        "differential_error": mae(np.stack([c.differential_errors for c in cases])),
+        "clean_bands_left_flat": round(
+            float(np.mean([np.abs(c.clean_predicted_db) < 0.05 for c in stems])), 4
+        ),
+        "mean_clean_distance_db": round(float(np.mean([c.clean_distance for c in stems])), 3),
         "mae_by_stem_kind": by_stem,
         "zero_prediction_mae": mae(np.stack([c.damage_db for c in cases])),
         "mae_per_stem_where_band_present": present,
@@ -209,38 +284,80 @@ def summarise(cases: list[Case]) -> dict[str, Any]:
 
 
 def write_report(
-    cases: list[Case], summary: dict[str, Any], out: Path, title: str, history: list | None
+    results: Mapping[str, list[Case]],
+    summaries: Mapping[str, dict[str, Any]],
+    out: Path,
+    title: str,
+    history: list | None,
 ) -> None:
-    """errors.csv, results.json, results.md, band_errors.png and, given the model's training
+    """errors.csv (every model's cases), results.json (the first model's summary, the others
+    under "compared"), results.md, band_errors.png of the first model and, given its training
     history, loss.png (the seed's two figures)."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / "errors.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["track", "stem", "draw"]
+            ["model", "track", "stem", "draw"]
             + [f"damage_{b}" for b in BAND_NAMES]
             + [f"predicted_{b}" for b in BAND_NAMES]
-            + ["windows", "distance_damaged", "distance_corrected"]
+            + [f"clean_predicted_{b}" for b in BAND_NAMES]
+            + ["windows", "distance_damaged", "distance_corrected", "clean_distance"]
             + [f"share_db_{b}" for b in BAND_NAMES]
         )
-        for c in cases:
-            writer.writerow(
-                [c.track, c.stem, c.draw]
-                + [round(float(v), 3) for v in (*c.damage_db, *c.predicted_db)]
-                + [
-                    len(c.window_errors),
-                    round(c.distance_damaged, 3),
-                    round(c.distance_corrected, 3),
-                ]
-                + [round(float(v), 2) for v in c.band_shares_db]
-            )
-    (out / "results.json").write_text(json.dumps({"title": title, **summary}, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(summary, title))
-    plot_band_errors(cases, out / "band_errors.png", title)
+        for name, cases in results.items():
+            for c in cases:
+                values = (*c.damage_db, *c.predicted_db, *c.clean_predicted_db)
+                writer.writerow(
+                    [name, c.track, c.stem, c.draw]
+                    + [round(float(v), 3) for v in values]
+                    + [len(c.window_gains_db)]
+                    + [round(v, 3) for v in (c.distance_damaged, c.distance_corrected)]
+                    + [round(c.clean_distance, 3)]
+                    + [round(float(v), 2) for v in c.band_shares_db]
+                )
+    first, *others = summaries
+    payload = {"title": title, "model": first, **summaries[first]}
+    payload["compared"] = {name: summaries[name] for name in others}
+    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (out / "results.md").write_text(
+        comparison(summaries, title) + markdown(summaries[first], first)
+    )
+    plot_band_errors(results[first], out / "band_errors.png", f"{first}: {title}")
     if history:
         from stemdeck.training.eq import plot_history
 
         plot_history(history, out / "loss.png")
+
+
+#: The three figures of issue #22, by summary key.
+FIGURES = {
+    "mae_per_stem": "(a) MAE, damaged stems",
+    "clean_error": "(b) clean-stem error",
+    "differential_error": "(c) differential error",
+}
+
+
+def comparison(summaries: Mapping[str, dict[str, Any]], title: str) -> str:
+    """The three figures per band for every model, on the same cases, as one table."""
+    first = next(iter(summaries.values()))
+    lines = [
+        f"### {title}\n\n",
+        f"{first['cases']} damaged stems ({first['stems']} stems of {first['tracks']} tracks), "
+        "the same for every model. dB; (b) is the mean |recommended gain| on the undamaged "
+        "stems, (c) |(pred(damaged) - pred(clean)) + damage|. Undo: share of damaged stems the "
+        "correction brings closer to the clean stem.\n\n",
+        "| model | figure | " + " | ".join(BAND_NAMES) + " | overall | undo |\n",
+        "|---|---|" + "---:|" * 5 + "\n",
+    ]
+    for name, summary in summaries.items():
+        for key, label in FIGURES.items():
+            cells = " | ".join(f"{summary[key][k]:.2f}" for k in (*BAND_NAMES, "overall"))
+            undo = f"{summary['undo_rate']:.1%}" if key == "mae_per_stem" else ""
+            lines.append(f"| {name} | {label} | {cells} | {undo} |\n")
+    zero = first["zero_prediction_mae"]
+    cells = " | ".join(f"{zero[k]:.2f}" for k in (*BAND_NAMES, "overall"))
+    lines.append(f"| predicting 0 dB | (a) | {cells} | |\n\n")
+    return "".join(lines)
 
 
 def markdown(summary: dict[str, Any], title: str) -> str:
@@ -250,20 +367,29 @@ def markdown(summary: dict[str, Any], title: str) -> str:
         cells = " | ".join(f"{values[k]:.2f}" for k in (*BAND_NAMES, "overall"))
         return f"| {name} | {cells} |\n"
 
+    kinds = summary["mae_by_stem_kind"]
     lines = [
-        f"### {title}\n\n",
+        f"#### {title}\n\n",
         f"{summary['cases']} damaged stems ({summary['stems']} stems of {summary['tracks']} "
-        f"tracks), {summary['windows']} windows. MAE in dB:\n\n",
+        f"tracks), {summary['windows']} windows. dB:\n\n",
         head,
-        row("per stem (median of windows)", summary["mae_per_stem"]),
-        row("per 3 s window", summary["mae_per_window"]),
-        *(row(f"per stem: {k} ({v['cases']})", v) for k, v in summary["mae_by_stem_kind"].items()),
+        row("(a) MAE per stem (median of windows)", summary["mae_per_stem"]),
+        row("(a) MAE per 3 s window", summary["mae_per_window"]),
+        *(row(f"(a) per stem: {k} ({v['cases']})", v) for k, v in kinds.items()),
+        row("(b) clean-stem error, per stem", summary["clean_error"]),
+        row("(b) clean-stem error, per 3 s window", summary["clean_error_per_window"]),
+        *(row(f"(b) per stem: {k}", v["clean"]) for k, v in kinds.items()),
+        row("(c) differential error, per stem", summary["differential_error"]),
+        *(row(f"(c) per stem: {k}", v["differential"]) for k, v in kinds.items()),
         row("predicting 0 dB (no model)", summary["zero_prediction_mae"]),
         _present_row(summary["mae_per_stem_where_band_present"]),
         f"\nCorrection brings the spectrum closer to the clean stem in "
         f"{summary['undo_rate']:.1%} of cases (median third-octave distance "
         f"{summary['median_distance_damaged_db']:.2f} dB damaged -> "
-        f"{summary['median_distance_corrected_db']:.2f} dB corrected).\n",
+        f"{summary['median_distance_corrected_db']:.2f} dB corrected). On the undamaged stems "
+        f"{summary['clean_bands_left_flat']:.1%} of the bands are left flat, and the "
+        f"recommendation moves their spectrum by {summary['mean_clean_distance_db']:.2f} dB "
+        "on average.\n",
     ]
     return "".join(lines)
 

@@ -75,24 +75,43 @@ def eq(
     max_seconds: Annotated[
         float | None, typer.Option(min=3.0, help="Only the first this many seconds of a stem.")
     ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also score this model (name or path) on the same cases; repeatable. "
+            "Default: the seed's checkpoint ../shared/seed/model2_mastering.pth when present."
+        ),
+    ] = None,
     out: Annotated[
         Path,
         typer.Option(help="errors.csv, results.json, results.md, band_errors.png, loss.png."),
     ] = Path("eval/eq"),
 ) -> None:
-    """MAE per band of the Auto-EQ on damaged held-out stems, and how often it undoes them."""
+    """Per band: MAE on damaged held-out stems, clean-stem error and differential error, and
+    how often the correction undoes the damage; other models scored on the same cases."""
     from stemdeck.common.audio import AudioError
     from stemdeck.eq.checkpoints import EqCheckpointError, open_model
     from stemdeck.training.datasets import DatasetError
-    from stemdeck.training.eq_eval import evaluate_cases, summarise, write_report
+    from stemdeck.training.eq_eval import (
+        SEED_CHECKPOINT,
+        evaluate_models,
+        summarise,
+        write_report,
+    )
 
+    if compare is None:
+        compare = [str(SEED_CHECKPOINT)] if SEED_CHECKPOINT.is_file() else []
     try:
         loaded = open_model(model)
-        cases = evaluate_cases(data, split, loaded.model, draws, seed, max_seconds, log=err.print)
-        summary = summarise(cases)
-        title = f"Auto-EQ {loaded.config.variant} ({model}) on {data} ({split}), seed {seed}"
+        models = {model: loaded.model}
+        for other in compare:
+            name = "seed checkpoint" if Path(other) == SEED_CHECKPOINT else other
+            models.setdefault(name, open_model(other).model)
+        results = evaluate_models(data, split, models, draws, seed, max_seconds, log=err.print)
+        summaries = {name: summarise(cases) for name, cases in results.items()}
+        title = f"Auto-EQ on {data} ({split}), seed {seed}, {draws} damages per stem"
         history = loaded.metadata.get("history")
-        write_report(cases, summary, out, title, history)
+        write_report(results, summaries, out, title, history)
     except (DatasetError, AudioError, EqCheckpointError, ValueError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None

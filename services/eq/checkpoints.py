@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from stemdeck.eq.model import EqConfig, EqNet
+from stemdeck.eq.restraint import Restraint
 
 FORMAT_NAME = "stemdeck.eq"
 FORMAT_VERSION = 1
@@ -41,15 +42,20 @@ class LoadedEqModel:
 
 
 def save_checkpoint(path: Path, model: EqNet, metadata: dict[str, Any] | None = None) -> Path:
-    """Write StemDeck's format atomically (a `.part` file renamed into place)."""
+    """Write StemDeck's format atomically (a `.part` file renamed into place), the model's
+    restraint (if any) in the metadata."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = dict(metadata or {})
+    if model.restraint.active:
+        metadata["restraint"] = model.restraint.to_dict()
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "metadata": dict(metadata or {}),
+        "state_dict": state,
+        "metadata": metadata,
     }
     partial = path.with_name(path.name + ".part")
     torch.save(payload, partial)
@@ -125,8 +131,13 @@ def load_model(path: Path | str) -> LoadedEqModel:
             config = EqConfig.from_dict(obj["config"])
         except (TypeError, ValueError) as exc:
             raise EqCheckpointError(f"'{name}' has an invalid configuration: {exc}") from None
+        metadata = dict(obj.get("metadata") or {})
         model = build_model(config, obj["state_dict"], name)
-        return LoadedEqModel(model, config, dict(obj.get("metadata") or {}), FORMAT_NAME)
+        try:
+            model.restraint = Restraint.from_dict(metadata.get("restraint"))
+        except (TypeError, ValueError) as exc:
+            raise EqCheckpointError(f"'{name}' has an invalid restraint: {exc}") from None
+        return LoadedEqModel(model, config, metadata, FORMAT_NAME)
     state = _seed_state(obj)
     if state is not None:
         config = EqConfig(variant="seed", level_norm=False)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from stemdeck.eq.features import normalise_level, power_to_db, to_front_end_rate
+from stemdeck.eq.restraint import Restraint
 
 Variant = Literal["seed", "stem-aware", "full-band"]
 VARIANTS: tuple[str, ...] = ("seed", "stem-aware", "full-band")
@@ -89,6 +90,8 @@ class EqNet(nn.Module):
         from stemdeck.eq.features import mel_spectrogram
 
         self.config = config or EqConfig()
+        #: Post-hoc rules from the window predictions to a recommendation (its checkpoint's).
+        self.restraint = Restraint()
         self.to_spec = mel_spectrogram(self.config.front_end)
         self.cnn = nn.Sequential(
             *_block(1, 16), *_block(16, 32), *_block(32, 64), nn.AdaptiveAvgPool2d((4, 4))

@@ -4,8 +4,10 @@ The model judges 3 s at a time. A stem is cut into windows every `hop_seconds` a
 length (at most `max_windows`, spread evenly), silent windows are skipped, and the per-window
 gains are combined by their median, which one odd passage (a breakdown, a fill) cannot drag
 far. How much the windows disagree is reported as a spread, so a caller can tell a confident
-recommendation from a guess. Gains are what to apply with `filters.apply_eq` to restore the
-stem, clamped to +-15 dB.
+recommendation from a guess. The model's `Restraint` (its checkpoint's post-hoc rules: per-stem
+prior, spread shrink, dead zone) then holds the median back, so a stem that needs nothing is
+left nearly flat. Gains are what to apply with `filters.apply_eq` to restore the stem, clamped
+to +-15 dB.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from stemdeck.eq.features import (
 )
 from stemdeck.eq.filters import BAND_NAMES, GAIN_LIMIT_DB
 from stemdeck.eq.model import EqNet
+from stemdeck.eq.restraint import Restraint
 
 #: Window hop and cap: 50 % overlap; a 5-minute stem is judged on 32 windows across its length.
 HOP_SECONDS = 1.5
@@ -46,7 +49,8 @@ class EqPrediction:
 
     Attributes:
         stem: the stem name the model was told.
-        gains_db: gain per band (low, mid, high) to apply to restore the stem, within +-15 dB.
+        gains_db: gain per band (low, mid, high) to apply to restore the stem, within +-15 dB
+            (the median of the windows after the model's restraint).
         spread_db: per band, how much the windows disagree (1.4826 x median absolute deviation,
             a robust standard deviation); None with a single window.
         windows: how many non-silent windows were judged.
@@ -96,12 +100,17 @@ def predict_windows(model: EqNet, windows: torch.Tensor, stem: str, batch: int =
     return np.concatenate(outputs) if outputs else np.zeros((0, len(BAND_NAMES)))
 
 
-def aggregate(window_gains: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """Median per band, clamped to +-15 dB, and the robust spread (None for one window)."""
+def aggregate(
+    window_gains: np.ndarray, restraint: Restraint | None = None, stem: str = ""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The recommendation per band — the median of the windows, through `restraint` when
+    given, clamped to +-15 dB — and the robust spread (None for one window)."""
     median = np.median(window_gains, axis=0)
     spread = None
     if len(window_gains) > 1:
         spread = _MAD_TO_STD * np.median(np.abs(window_gains - median), axis=0)
+    if restraint is not None:
+        median = restraint.apply(median, spread, stem)
     return np.clip(median, -GAIN_LIMIT_DB, GAIN_LIMIT_DB), spread
 
 
@@ -112,6 +121,7 @@ def predict_eq(
     model: EqNet | LoadedEqModel | str | Path | None = None,
     hop_seconds: float = HOP_SECONDS,
     max_windows: int = MAX_WINDOWS,
+    restraint: Restraint | None = None,
 ) -> EqPrediction:
     """Recommend the EQ gains that restore `audio`, a stem of kind `stem`.
 
@@ -122,6 +132,7 @@ def predict_eq(
         model: an EqNet, a loaded model, a bundled name or a file path; default the bundled one.
         hop_seconds: step between the 3 s windows. Default 1.5.
         max_windows: cap on windows judged, spread over the whole stem. Default 32.
+        restraint: post-hoc rules; default the model's own (`EqNet.restraint`).
 
     Raises EqInputError for an unknown stem, audio shorter than one window, silent audio, or
     samples that are not finite.
@@ -147,7 +158,7 @@ def predict_eq(
             f"{SILENCE_DB:g} dBFS"
         )
     raw = predict_windows(net, windows, stem)
-    gains, spread = aggregate(raw)
+    gains, spread = aggregate(raw, net.restraint if restraint is None else restraint, stem)
     return EqPrediction(
         stem=stem,
         gains_db={name: round(float(g), 2) for name, g in zip(BAND_NAMES, gains, strict=True)},
