@@ -93,6 +93,23 @@ def test_genre_command_on_a_five_second_clip(
     assert data["top3"][0]["label"] == data["label"]
     assert sum(data["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
     assert len(data["windows"]) == 1 and data["duration_s"] == pytest.approx(5.0)
+    assert data["tags"] == [] and data["uncertain"] is False  # GenreNet: no tags, no threshold
+
+
+def test_genre_json_keeps_its_shape_and_gains_tags(tmp_path: Path) -> None:
+    """The default (the music tagger, or GenreNet on GTZAN features without its wheel)."""
+    path = tmp_path / "clip.wav"
+    sf.write(path, genre_clip("rock", 3, seconds=7.0, sr=44100), 44100)
+    result = runner.invoke(app, ["genre", str(path)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for key in ("label", "confidence", "top3", "probabilities", "windows", "tags", "uncertain"):
+        assert key in data, key
+    assert data["model"] in ("musicnn", "gtzan")
+    if data["model"] == "musicnn":
+        assert len(data["tags"]) == 10
+        assert all(0 <= t["probability"] <= 1 and t["source"] for t in data["tags"])
+        assert data["uncertain"] == (data["confidence"] < 0.5)
 
 
 def test_the_bundled_model_tags_a_five_second_clip(tmp_path: Path) -> None:

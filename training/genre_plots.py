@@ -158,3 +158,68 @@ def feature_means_png(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def reliability_png(calibration: dict, path: Path, title: str) -> Path:
+    """Reliability diagram: share right against mean confidence per confidence bin (bar widths
+    are the bins, the number above each bar its tracks), with the diagonal of perfect
+    calibration."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], "--", color="#888", label="perfectly calibrated")
+    for row in calibration["bins"]:
+        lo, hi = row["bin"]
+        ax.bar(
+            lo,
+            row["accuracy"],
+            width=hi - lo,
+            align="edge",
+            color="#1f77b4",
+            alpha=0.7,
+            edgecolor="white",
+        )
+        ax.plot(row["confidence"], row["accuracy"], "o", color="#d62728")
+        ax.text(
+            lo + (hi - lo) / 2, row["accuracy"] + 0.02, str(row["tracks"]), ha="center", fontsize=8
+        )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.08),
+        xlabel="confidence shown (bin)",
+        ylabel="share right",
+        title=title,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def group_confusion_png(
+    table: dict[str, dict[str, int]], labels: Sequence[str], path: Path, title: str
+) -> Path:
+    """Reference group (rows, the dataset's own labels) x predicted GTZAN genre (columns)."""
+    groups = list(table)
+    matrix = np.array([[table[g][label] for label in labels] for g in groups])
+    plt = _pyplot()
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(groups) + 2.5))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(
+        range(len(groups)), [f"{g} ({int(t)})" for g, t in zip(groups, totals[:, 0], strict=True)]
+    )
+    ax.set(xlabel="predicted", ylabel="dataset's genre", title=title)
+    for i in range(len(groups)):
+        for j in range(len(labels)):
+            if matrix[i, j]:
+                colour = "white" if shares[i, j] > 0.6 else "black"
+                ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=colour)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the group")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

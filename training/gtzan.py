@@ -112,3 +112,89 @@ def split_clips(
 def _share(n: int, fraction: float) -> int:
     count = int(n * fraction + 0.5)
     return max(count, 1) if fraction > 0 and n >= 3 else count
+
+
+# ---- GTZAN's published feature table and the fault-filtered split ---------------------------
+
+#: The per-clip feature table of the Kaggle GTZAN edition (../shared/data/gtzan-features).
+FEATURE_TABLE = "features_30_sec.csv"
+#: Kereliuk, Sturm & Larsen (2015): faulty clips removed, no artist on two sides.
+FILTERED_SPLITS = {s: f"{s}_filtered.txt" for s in SPLITS}
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Rows of GTZAN's feature table: clip ids ("blues.00012"), genres, (n, 26) features."""
+
+    ids: tuple[str, ...]
+    genres: tuple[str, ...]
+    features: np.ndarray
+
+    def rows(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(features, label indices into GENRES) of `ids`, in that order."""
+        index = {c: i for i, c in enumerate(self.ids)}
+        chosen = [index[c] for c in ids]
+        labels = np.array([GENRES.index(self.genres[i]) for i in chosen], dtype=np.int64)
+        return self.features[chosen], labels
+
+
+def clip_id(name: str) -> str:
+    """The clip id of a file name: blues/blues.00012.wav or blues.00012.au -> blues.00012."""
+    stem = Path(name.strip()).name
+    return stem.rsplit(".", 1)[0] if stem.endswith((".wav", ".au")) else stem
+
+
+def read_feature_table(folder: Path | str, names: tuple[str, ...]) -> FeatureTable:
+    """The `names` columns (GenreNet's 26 `*_mean` features, in order) of FEATURE_TABLE.
+
+    DatasetError when the folder or a column is missing or a label is not a GTZAN genre.
+    """
+    import csv
+
+    path = Path(folder) / FEATURE_TABLE
+    if not path.is_file():
+        raise DatasetError(f"{path} does not exist (GTZAN's feature table, {FEATURE_TABLE})")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [n for n in (*names, "filename", "label") if n not in (reader.fieldnames or ())]
+        if missing:
+            raise DatasetError(f"{path} lacks column(s) {', '.join(missing)}")
+        rows = list(reader)
+    unknown = sorted({r["label"] for r in rows} - set(GENRES))
+    if unknown:
+        raise DatasetError(f"{path}: labels {', '.join(unknown)} are not GTZAN genres")
+    features = np.array([[float(r[n]) for n in names] for r in rows], dtype=np.float64)
+    return FeatureTable(
+        tuple(clip_id(r["filename"]) for r in rows), tuple(r["label"] for r in rows), features
+    )
+
+
+def filtered_split(folder: Path | str, table: FeatureTable) -> dict[str, list[str]]:
+    """Clip ids of each split of the fault-filtered lists, kept when the table has the clip
+    (the table withholds one clip); DatasetError when a list is missing."""
+    known = set(table.ids)
+    split = {}
+    for name, file in FILTERED_SPLITS.items():
+        path = Path(folder) / file
+        if not path.is_file():
+            raise DatasetError(f"{path} does not exist (the fault-filtered {name} list)")
+        ids = [clip_id(line) for line in path.read_text().splitlines() if line.strip()]
+        split[name] = [c for c in ids if c in known]
+    return split
+
+
+def random_split(table: FeatureTable, test: float = 0.2, seed: int = 0) -> dict[str, list[str]]:
+    """A clip-level random split stratified by genre (the seed's method: the same artist, often
+    the same recording, lands on both sides, so its accuracy is inflated). "valid" is a tenth of
+    the training part, for choosing the epoch."""
+    rng = np.random.default_rng(seed)
+    split: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    for genre in GENRES:
+        ids = [c for c, g in zip(table.ids, table.genres, strict=True) if g == genre]
+        order = [ids[i] for i in rng.permutation(len(ids))]
+        n_test = round(len(ids) * test)
+        n_valid = round((len(ids) - n_test) * 0.1)
+        split["test"] += order[:n_test]
+        split["valid"] += order[n_test : n_test + n_valid]
+        split["train"] += order[n_test + n_valid :]
+    return split

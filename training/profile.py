@@ -1,5 +1,6 @@
 """Dataset profiling (seed §III.D / §IV.C): pseudo-label every track of a MUSDB18(-HQ)-layout
-folder with GenreNet and describe what the dataset holds.
+folder with a genre model (the default: the music tagger; or a GenreNet) and describe what the
+dataset holds.
 
 Outputs in OUT: profile.csv (one row per track: label, confidence, top-3, probabilities, tempo,
 the 26 features), genre_distribution.png, genre_features.png (mean features per predicted genre,
@@ -9,7 +10,7 @@ summary.json.
 Unlike the seed, each track is judged on its whole length (windowed, see `genre.predict`). When
 the dataset's tracks.csv has a `genre` column (SigSep's labels in MUSDB18-7, GTZAN names in
 StemDeck's synthetic corpus), the pseudo-labels are also scored against it where the label maps
-onto GTZAN's ten genres (`SIGSEP_TO_GTZAN`).
+onto GTZAN's ten genres (`genre_real.SIGSEP_TO_GTZAN`).
 """
 
 from __future__ import annotations
@@ -27,25 +28,15 @@ from stemdeck.common.audio import AudioError, read_audio
 from stemdeck.genre.analysis import beats
 from stemdeck.genre.features import FEATURE_NAMES, FEATURE_RATE, feature_vector, window_bounds
 from stemdeck.genre.inputs import InputError, check_signal
-from stemdeck.genre.model import GenreArtefact
-from stemdeck.genre.predict import classify_rows
+from stemdeck.genre.scaler import Scaler
 from stemdeck.training.datasets import DatasetError, read_table
 from stemdeck.training.genre_plots import distribution_png, feature_means_png, pca_png
+from stemdeck.training.genre_real import accepted_labels
 from stemdeck.training.gtzan import GENRES
 from stemdeck.training.musdb import LAYOUT, STEM_SUFFIX, read_splits
 
 Log = Callable[[str], None]
 
-#: SigSep's MUSDB18 genre labels that name a GTZAN genre; Pop/Rock is right as pop or rock.
-SIGSEP_TO_GTZAN: dict[str, frozenset[str]] = {
-    "Heavy Metal": frozenset({"metal"}),
-    "Rap": frozenset({"hiphop"}),
-    "Rock": frozenset({"rock"}),
-    "Pop": frozenset({"pop"}),
-    "Country": frozenset({"country"}),
-    "Jazz": frozenset({"jazz"}),
-    "Pop/Rock": frozenset({"pop", "rock"}),
-}
 #: Mean-feature panels: (column of profile.csv, axis title), all in real units.
 FEATURE_PANELS = (
     ("rms_dbfs", "RMS level (dBFS)"),
@@ -64,13 +55,6 @@ class TrackSource:
     name: str
     split: str
     path: Path
-
-
-def accepted_labels(reference: str) -> frozenset[str]:
-    """GTZAN genres that count as right for a dataset's own genre label (empty: unmapped)."""
-    if reference.lower() in GENRES:
-        return frozenset({reference.lower()})
-    return SIGSEP_TO_GTZAN.get(reference, frozenset())
 
 
 def find_mixtures(root: Path) -> list[TrackSource]:
@@ -111,14 +95,17 @@ def reference_genres(root: Path) -> dict[str, str]:
     return {r["track"]: r["genre"] for r in rows if r["track"] and r["genre"]}
 
 
-def profile_track(artefact: GenreArtefact, source: TrackSource) -> dict:
-    """Pseudo-label, tempo and mean features of one track (AudioError / InputError if bad)."""
+def profile_track(model, source: TrackSource) -> dict:
+    """Pseudo-label (`model`: a classifier.GenreModel), tempo and mean features of one track
+    (AudioError / InputError if bad)."""
     y = read_audio(source.path, sample_rate=FEATURE_RATE, channels=1)[0]
     check_signal(y, FEATURE_RATE)
     bounds = window_bounds(len(y), FEATURE_RATE)
     rows = np.stack([feature_vector(y[a:b], FEATURE_RATE) for a, b in bounds])
-    windows = tuple((a / FEATURE_RATE, b / FEATURE_RATE) for a, b in bounds)
-    prediction = classify_rows(artefact, rows, windows)
+    if model.rate == FEATURE_RATE:
+        prediction = model.classify(y)
+    else:
+        prediction = model.classify(read_audio(source.path, sample_rate=model.rate, channels=1)[0])
     features = rows.mean(axis=0)
     tempo, _ = beats(y, FEATURE_RATE)
     top = prediction.top(3)
@@ -130,6 +117,8 @@ def profile_track(artefact: GenreArtefact, source: TrackSource) -> dict:
         "confidence": round(prediction.confidence, 4),
         "second": top[1][0],
         "third": top[2][0],
+        "uncertain": int(prediction.uncertain),
+        "tags": " ".join(f"{tag}:{p:.2f}" for tag, p, _ in prediction.tags[:5]),
         "tempo_bpm": round(tempo, 1),
         "rms_dbfs": round(20 * np.log10(max(features[1], 1e-6)), 2),
         "zero_crossings_per_s": round(features[5] * FEATURE_RATE, 1),
@@ -143,7 +132,7 @@ def profile_track(artefact: GenreArtefact, source: TrackSource) -> dict:
 
 
 def profile_dataset(
-    artefact: GenreArtefact,
+    model,
     root: Path,
     out: Path,
     limit: int | None = None,
@@ -159,7 +148,7 @@ def profile_dataset(
     started = time.perf_counter()
     for n, source in enumerate(sources, start=1):
         try:
-            row = profile_track(artefact, source)
+            row = profile_track(model, source)
         except (AudioError, InputError) as exc:
             log(f"warning: skipping {source.path}: {exc}")
             skipped.append({"track": source.name, "reason": str(exc)})
@@ -170,7 +159,7 @@ def profile_dataset(
             log(f"[{n}/{len(sources)}] {time.perf_counter() - started:.0f} s")
     if not rows:
         raise DatasetError(f"no readable track under {root}")
-    labels = list(artefact.labels)
+    labels = list(GENRES)
     _write_csv(out / "profile.csv", rows)
     counts = {g: sum(r["label"] == g for r in rows) for g in labels}
     means = {
@@ -185,7 +174,7 @@ def profile_dataset(
     distribution_png(
         counts,
         out / "genre_distribution.png",
-        f"GenreNet pseudo-labels of {name} ({len(rows)} tracks)",
+        f"{model_name or 'genre model'} pseudo-labels of {name} ({len(rows)} tracks)",
     )
     feature_means_png(
         means,
@@ -197,11 +186,11 @@ def profile_dataset(
     )
     matrix = np.array([[r[f] for f in FEATURE_NAMES] for r in rows])
     pca_png(
-        artefact.scaler.transform(matrix),
+        Scaler.fit(matrix).transform(matrix),
         [r["label"] for r in rows],
         labels,
         out / "pca.png",
-        f"{name}: PCA of the 26 standardised features, coloured by pseudo-label",
+        f"{name}: PCA of the 26 features (standardised over the dataset), by pseudo-label",
     )
     summary = {
         "dataset": str(root),
@@ -264,8 +253,9 @@ def summary_markdown(summary: dict) -> str:
     lines = [
         f"# Genre profile of `{summary['dataset']}`",
         "",
-        f"GenreNet (`{summary['model']}`) pseudo-labelled {total} tracks in {summary['seconds']} s "
-        "(each judged on its whole length: up to 8 windows of 30 s, probabilities averaged).",
+        f"Genre model `{summary['model']}` pseudo-labelled {total} tracks in "
+        f"{summary['seconds']} s (each judged over its whole length, window probabilities "
+        "averaged).",
         "",
         "| pseudo-genre | tracks | share | mean confidence |",
         "|---|---|---|---|",

@@ -1,9 +1,32 @@
-// Insight: the genre badge (label and confidence, the top three on hover or focus) and the
-// analysis panel — tempo, key, loudness and true peak, an energy-over-time chart, spectral
-// features in their units and each stem's share of the mix.
+// Insight: the genre badge (label and calibrated confidence — "Uncertain" when no genre is
+// more likely than the rest together — with the top three on hover or focus) and the analysis
+// panel — tempo, key, loudness and true peak, an energy-over-time chart, spectral features in
+// their units, the genre with the music tagger's tags as chips, and each stem's share of the mix.
 
 import { capitalise, formatDb, formatTime, h, svg, uid } from "./dom";
-import type { Analysis, GenreResult } from "./types";
+import type { Analysis, GenreResult, GenreTag } from "./types";
+
+/** Tags shown as chips: the tagger's best few, each at least this likely. */
+const CHIP_COUNT = 6;
+const CHIP_MIN_PROBABILITY = 0.1;
+
+/** The tagger's tags worth showing: likely enough, best first, at most CHIP_COUNT. */
+export function tagChips(tags: GenreTag[] | undefined): HTMLElement | null {
+  const shown = (tags ?? []).filter((t) => t.probability >= CHIP_MIN_PROBABILITY).slice(0, CHIP_COUNT);
+  if (!shown.length) return null;
+  return h(
+    "ul",
+    { class: "tag-chips", "aria-label": "Music tagger's tags", "data-testid": "genre-tags" },
+    ...shown.map((t) =>
+      h(
+        "li",
+        { class: "chip", title: `${t.source ?? "tagger"}: ${Math.round(t.probability * 100)}%` },
+        t.tag,
+        h("span", { class: "chip-value" }, `${Math.round(t.probability * 100)}%`),
+      ),
+    ),
+  );
+}
 
 export function stemColour(name: string, index: number): string {
   const known: Record<string, string> = {
@@ -27,6 +50,7 @@ export function genreBadge(genre: GenreResult | undefined): HTMLElement {
     );
   }
   const confidence = Math.round((genre.confidence ?? 0) * 100);
+  const uncertain = genre.uncertain === true;
   const tipId = uid("genre-top3");
   const top = (genre.top3 ?? []).slice(0, 3);
   const tip = h(
@@ -42,12 +66,15 @@ export function genreBadge(genre: GenreResult | undefined): HTMLElement {
   return h(
     "span",
     {
-      class: "genre-badge",
+      class: uncertain ? "genre-badge uncertain" : "genre-badge",
       tabindex: 0,
       "data-testid": "genre-badge",
       "aria-describedby": tipId,
-      "aria-label": `Genre ${genre.label}, ${confidence}% confidence`,
+      "aria-label": uncertain
+        ? `Genre uncertain: perhaps ${genre.label}, ${confidence}%`
+        : `Genre ${genre.label}, ${confidence}% confidence`,
     },
+    uncertain ? h("span", { class: "genre-uncertain" }, "Uncertain ·") : null,
     h("span", { class: "genre-label" }, capitalise(genre.label)),
     h("span", { class: "genre-confidence" }, `${confidence}%`),
     tip,
@@ -208,8 +235,12 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
     ),
   );
   if (genre?.top3?.length) {
+    panel.append(h("h3", null, "Genre"));
+    if (genre.uncertain) {
+      panel.append(h("p", { class: "muted genre-note" }, "Uncertain: no genre is more likely than all the others together."));
+    }
+    const chips = tagChips(genre.tags);
     panel.append(
-      h("h3", null, "Genre"),
       h(
         "ul",
         { class: "genre-bars", "aria-label": "Most likely genres" },
@@ -224,6 +255,7 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
         ),
       ),
     );
+    if (chips) panel.append(chips);
   }
   const shares = analysis.stems;
   if (shares) {

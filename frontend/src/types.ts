@@ -43,11 +43,22 @@ export interface GenreGuess {
   probability: number;
 }
 
+export interface GenreTag {
+  tag: string;
+  probability: number;
+  source?: string;
+}
+
 export interface GenreResult {
   label: string | null;
   confidence?: number;
+  /** true when no genre is more likely than all the others together (calibrated). */
+  uncertain?: boolean;
+  model?: string;
   top3?: GenreGuess[];
   probabilities?: Record<string, number>;
+  /** the music tagger's most likely tags (mood, voice, era, instruments, styles), best first */
+  tags?: GenreTag[];
   note?: string;
 }
 

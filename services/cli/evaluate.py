@@ -121,31 +121,78 @@ def eq(
 
 @app.command("genre")
 def genre(
-    data: Annotated[Path, typer.Option(help="GTZAN layout: ROOT/genres_original/<genre>/*.wav.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="GTZAN audio layout: ROOT/genres_original/<genre>/*.wav."),
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            help="GTZAN's feature table folder (features_30_sec.csv + *_filtered.txt): scores "
+            "a GenreNet on the fault-filtered split."
+        ),
+    ] = None,
+    real: Annotated[
+        Path | None,
+        typer.Option(
+            help="Real tracks with genre labels (MUSDB18 layout + tracks.csv, e.g. "
+            "../shared/audio/musdb18-7): top-1, top-3, balanced accuracy, calibration."
+        ),
+    ] = None,
     model: Annotated[
-        str, typer.Option(help="Bundled GenreNet name or an artefact folder.")
+        str,
+        typer.Option(help="Bundled genre model (default, musicnn, gtzan, synthetic) or folder."),
     ] = "default",
     split: Annotated[
-        str, typer.Option(help="test, valid, train, or all (a held-out corpus).")
-    ] = "test",
+        str | None,
+        typer.Option(help="test, valid, train or all (default: test; all for --real)."),
+    ] = None,
     out: Annotated[
         Path,
-        typer.Option(help="results.json, results.md, predictions.csv, confusion.png, pca.png."),
+        typer.Option(help="results.json, results.md, predictions.csv and figures."),
     ] = Path("eval/genre"),
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Feature processes.")] = 1,
 ) -> None:
-    """Accuracy, per-class F1, confusion matrix and feature PCA of GenreNet on GTZAN clips."""
-    from stemdeck.genre.model import GenreModelError, load_artefact
+    """Score a genre model: on GTZAN clips or features (accuracy, F1, confusion), or on real
+    labelled tracks (top-1/top-3, balanced accuracy beside every constant answer, ECE)."""
+    from stemdeck.genre.classifier import FeatureGenreModel, load_genre_model
+    from stemdeck.genre.model import GenreModelError
+    from stemdeck.genre.tagger import TaggerUnavailable
     from stemdeck.training.datasets import DatasetError
-    from stemdeck.training.genre_eval import evaluate_genre
+    from stemdeck.training.genre_eval import evaluate_genre, evaluate_table
+    from stemdeck.training.genre_real import evaluate_real
 
+    given = [
+        name
+        for name, value in (("--data", data), ("--features", features), ("--real", real))
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise typer.BadParameter("give exactly one of --data, --features or --real")
+    split = split or ("all" if real is not None else "test")
     if split not in ("train", "valid", "test", "all"):
         raise typer.BadParameter("use train, valid, test or all", param_hint="--split")
+
+    def log(message: str) -> None:
+        err.print(escape(message))
+
     try:
-        artefact = load_artefact(model)
-        title = f"GenreNet ({model}) on {data.name} ({split})"
-        evaluate_genre(artefact, data, split, out, title, jobs, log=lambda m: err.print(escape(m)))
-    except (DatasetError, GenreModelError) as exc:
+        loaded = load_genre_model(model)
+        if real is not None:
+            evaluate_real(loaded, real, out, split, f"{loaded.name} on {real.name} ({split})", log)
+        else:
+            if not isinstance(loaded, FeatureGenreModel):
+                raise GenreModelError(
+                    f"{model!r} is a tagger model: GTZAN clips and features score GenreNet models"
+                )
+            if features is not None:
+                title = f"GenreNet ({loaded.name}) on GTZAN features ({split}, fault-filtered)"
+                evaluate_table(loaded.artefact, features, split, out, title)
+            else:
+                assert data is not None
+                title = f"GenreNet ({loaded.name}) on {data.name} ({split})"
+                evaluate_genre(loaded.artefact, data, split, out, title, jobs, log=log)
+    except (DatasetError, GenreModelError, TaggerUnavailable) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     out_console.print((out / "results.md").read_text())

@@ -17,7 +17,11 @@ from rich.markup import escape
 
 err = Console(stderr=True, soft_wrap=True)
 ModelOption = Annotated[
-    str, typer.Option(help="Bundled GenreNet name or an artefact folder (stemdeck train genre).")
+    str,
+    typer.Option(
+        help="Bundled genre model (default, musicnn, gtzan, synthetic) or a model folder "
+        "(stemdeck train genre / genre-tags)."
+    ),
 ]
 STEM_NAMES = ("drums", "bass", "other", "vocals")
 STEM_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
@@ -32,33 +36,29 @@ def _fail(message: str, file: Path | None = None) -> typer.Exit:
 def genre(
     file: Annotated[Path, typer.Argument(help="A song or clip (any format StemDeck reads).")],
     model: ModelOption = "default",
-    max_windows: Annotated[
-        int, typer.Option(min=1, help="Most 30 s windows averaged over a long track.")
-    ] = 8,
 ) -> None:
-    """Tag a track's genre from its whole length: label, confidence, top-3, as JSON."""
+    """Tag a track's genre from its whole length: label, calibrated confidence, top-3 and the
+    music tagger's tags, as JSON."""
     from stemdeck.common.audio import AudioError, read_audio
-    from stemdeck.genre.features import FEATURE_RATE
+    from stemdeck.genre.classifier import load_genre_model
     from stemdeck.genre.inputs import InputError, check_signal
-    from stemdeck.genre.model import GenreModelError, load_artefact
-    from stemdeck.genre.predict import classify
+    from stemdeck.genre.model import GenreModelError
 
     try:
-        y = read_audio(file, sample_rate=FEATURE_RATE, channels=1)[0]
-        check_signal(y, FEATURE_RATE)
+        loaded = load_genre_model(model)
+    except GenreModelError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        y = read_audio(file, sample_rate=loaded.rate, channels=1)[0]
+        check_signal(y, loaded.rate)
+        prediction = loaded.classify(y)
     except AudioError as exc:
         raise _fail(str(exc)) from None
     except InputError as exc:
         raise _fail(str(exc), file) from None
-    try:
-        artefact = load_artefact(model)
-    except GenreModelError as exc:
-        raise _fail(str(exc)) from None
-    prediction = classify(artefact, y, FEATURE_RATE, max_windows=max_windows)
     result = {
         "file": str(file),
-        "duration_s": round(len(y) / FEATURE_RATE, 2),
-        "model": model,
+        "duration_s": round(len(y) / loaded.rate, 2),
         **prediction.to_json(),
     }
     print(json.dumps(result, indent=2))
@@ -128,15 +128,17 @@ def profile(
     model: ModelOption = "default",
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N tracks.")] = None,
 ) -> None:
-    """Pseudo-label every track of a dataset with GenreNet; chart the genre mix and features."""
-    from stemdeck.genre.model import GenreModelError, load_artefact
+    """Pseudo-label every track of a dataset with a genre model; chart the genre mix and
+    features."""
+    from stemdeck.genre.classifier import load_genre_model
+    from stemdeck.genre.model import GenreModelError
     from stemdeck.training.datasets import DatasetError
     from stemdeck.training.profile import find_mixtures, profile_dataset
 
     try:
         find_mixtures(dataset)  # a wrong folder fails before TensorFlow loads
-        artefact = load_artefact(model)
-        summary = profile_dataset(artefact, dataset, out, limit, model, log=err.print)
+        loaded = load_genre_model(model)
+        summary = profile_dataset(loaded, dataset, out, limit, loaded.name, log=err.print)
     except (DatasetError, GenreModelError) as exc:
         raise _fail(str(exc)) from None
     print((out / "summary.md").read_text())

@@ -323,12 +323,19 @@ def eq(
 @app.command("genre")
 def genre(
     data: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="GTZAN layout: ROOT/genres_original/<genre>/*.wav (or ROOT/<genre>/*.wav); "
             "split per genre 80/10/10 in file-name order."
         ),
-    ],
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(
+            help="GTZAN's feature table folder (features_30_sec.csv + train/valid/test_filtered"
+            ".txt, e.g. ../shared/data/gtzan-features): the fault-filtered split."
+        ),
+    ] = None,
     out: Annotated[
         Path,
         typer.Option(
@@ -344,12 +351,46 @@ def genre(
 ) -> None:
     """Train GenreNet (Keras) on the seed's 26 features; the scaler sees training rows only."""
     from stemdeck.training.datasets import DatasetError
-    from stemdeck.training.genre import GenreTrainSettings, train_genre
+    from stemdeck.training.genre import GenreTrainSettings, train_genre, train_genre_table
 
+    if (data is None) == (features is None):
+        raise typer.BadParameter("give either --data (GTZAN audio) or --features (its table)")
     settings = GenreTrainSettings(epochs=epochs, batch=batch, lr=lr, seed=seed, jobs=jobs)
     try:
-        train_genre(data, out, settings, log=lambda m: err.print(escape(m)))
+        if features is not None:
+            train_genre_table(features, out, settings, log=lambda m: err.print(escape(m)))
+        else:
+            assert data is not None
+            train_genre(data, out, settings, log=lambda m: err.print(escape(m)))
     except DatasetError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     err.print(f"GenreNet artefact: {escape(str(out))}")
+
+
+@app.command("genre-tags")
+def genre_tags(
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Real tracks with genre labels (MUSDB18 layout + tracks.csv with a genre column, "
+            "e.g. ../shared/audio/musdb18-7)."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Model folder (tagger.json).")] = Path(
+        "runs/genre-musicnn"
+    ),
+    split: Annotated[str, typer.Option(help="Tracks the temperature is fitted on.")] = "train",
+) -> None:
+    """Build the tagger genre model: musicnn's tags mapped onto the ten genres by hand, the
+    temperature of its confidence fitted on labelled real tracks (needs the musicnn wheel)."""
+    from stemdeck.genre.tagger import TaggerUnavailable
+    from stemdeck.training.datasets import DatasetError
+    from stemdeck.training.genre_tags import build_tagger_model
+
+    try:
+        build_tagger_model(data, out, split=split, log=lambda m: err.print(escape(m)))
+    except (DatasetError, TaggerUnavailable) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    err.print(f"tagger genre model: {escape(str(out))}")

@@ -27,7 +27,8 @@ from stemdeck.genre.features import FEATURE_NAMES
 from stemdeck.genre.scaler import Scaler
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_MODEL = "default"
+#: What "default" names: the bundled model chosen on real music (weights/musicnn.md says how).
+DEFAULT_MODEL = "musicnn"
 MODEL_FILE = "genrenet.keras"
 SCALER_FILE = "scaler.json"
 LABELS_FILE = "labels.json"
@@ -119,7 +120,9 @@ def save_artefact(
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    """The artefact folder for a bundled name ("default") or a path to a folder."""
+    """The model folder for a bundled name ("default" is DEFAULT_MODEL) or a path to a folder."""
+    if str(name_or_path) == "default":
+        name_or_path = DEFAULT_MODEL
     candidate = Path(name_or_path)
     if candidate.is_dir():
         return candidate
@@ -130,7 +133,7 @@ def resolve(name_or_path: str | Path) -> Path:
         sorted(p.name for p in WEIGHTS_DIR.iterdir() if p.is_dir()) if WEIGHTS_DIR.is_dir() else []
     )
     raise GenreModelError(
-        f"no GenreNet {str(name_or_path)!r}: not an artefact folder, nor a bundled model "
+        f"no genre model {str(name_or_path)!r}: not a model folder, nor a bundled model "
         f"({', '.join(known) or 'none bundled'})"
     )
 
@@ -155,7 +158,7 @@ def read_sidecars(folder: Path) -> tuple[Scaler, tuple[str, ...], dict[str, Any]
     return scaler, labels, metadata
 
 
-def load_artefact(name_or_path: str | Path = DEFAULT_MODEL) -> GenreArtefact:
+def load_artefact(name_or_path: str | Path) -> GenreArtefact:
     """Load a GenreNet artefact (imports TensorFlow)."""
     folder = resolve(name_or_path)
     scaler, labels, metadata = read_sidecars(folder)

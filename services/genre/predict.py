@@ -18,12 +18,17 @@ from stemdeck.genre.model import GenreArtefact
 
 @dataclass(frozen=True)
 class GenrePrediction:
-    """Averaged class probabilities of a track, and the windows they came from."""
+    """Averaged class probabilities of a track, the windows they came from, and - from a
+    tagger model - the track's most likely tags. `uncertain_below` is the model's threshold
+    under which its best genre is reported as uncertain (None: never)."""
 
     labels: tuple[str, ...]
     probabilities: np.ndarray  # (classes,), sums to 1
     window_probabilities: np.ndarray  # (windows, classes)
     windows: tuple[tuple[float, float], ...]  # (start, stop) seconds
+    model: str = ""
+    uncertain_below: float | None = None
+    tags: tuple[tuple[str, float, str], ...] = ()  # (tag, probability, tagger), best first
 
     @property
     def label(self) -> str:
@@ -33,14 +38,22 @@ class GenrePrediction:
     def confidence(self) -> float:
         return float(self.probabilities.max())
 
+    @property
+    def uncertain(self) -> bool:
+        return self.uncertain_below is not None and self.confidence < self.uncertain_below
+
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         order = np.argsort(self.probabilities)[::-1][:k]
         return [(self.labels[i], float(self.probabilities[i])) for i in order]
 
     def to_json(self) -> dict:
+        """`results.genre`: label, confidence, top3, probabilities, windows (the shape the
+        page and API clients read) plus model, uncertain and tags."""
         return {
             "label": self.label,
             "confidence": round(self.confidence, 4),
+            "uncertain": self.uncertain,
+            "model": self.model,
             "top3": [{"label": g, "probability": round(p, 4)} for g, p in self.top(3)],
             "probabilities": {
                 g: round(float(p), 4) for g, p in zip(self.labels, self.probabilities, strict=True)
@@ -52,6 +65,10 @@ class GenrePrediction:
                     "label": self.labels[int(np.argmax(p))],
                 }
                 for (a, b), p in zip(self.windows, self.window_probabilities, strict=True)
+            ],
+            "tags": [
+                {"tag": tag, "probability": round(p, 4), "source": source}
+                for tag, p, source in self.tags
             ],
         }
 

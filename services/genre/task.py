@@ -1,9 +1,12 @@
 """The genre worker's Celery task: genre of the mix and the track analysis into the job record.
 
-GenreNet (Keras, loaded once per process) classifies the uploaded mix over windows across the
-whole song; the analysis takes its tempo from the drums stem (cleaner beats than the mix) and
-each stem's share of the loudness. Audio too short or silent for GenreNet leaves the genre empty
-with a note rather than failing a job whose stems are fine.
+The default genre model (`classifier.load_genre_model`, loaded once per process: the music
+tagger with its tags mapped onto genres, or GenreNet where the tagger's wheel is missing)
+classifies the uploaded mix over windows across the whole song; `results.genre` holds the
+calibrated label, whether it is uncertain, and the tagger's top tags. The analysis takes its
+tempo from the drums stem (cleaner beats than the mix) and each stem's share of the loudness.
+Audio too short or silent to classify leaves the genre empty with a note rather than failing
+a job whose stems are fine.
 """
 
 from __future__ import annotations
@@ -31,25 +34,26 @@ from stemdeck.common.pipeline import (
 from stemdeck.common.settings import get_settings
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.genre.analysis import analyze, analyze_file, loudness_shares
+from stemdeck.genre.classifier import GenreModel, load_genre_model
 from stemdeck.genre.features import FEATURE_RATE
 from stemdeck.genre.inputs import InputError
-from stemdeck.genre.model import GenreArtefact, load_artefact
-from stemdeck.genre.predict import classify
 
 log = logging.getLogger(__name__)
 
 
 @functools.cache
-def artefact() -> GenreArtefact:
-    return load_artefact()
+def genre_model() -> GenreModel:
+    return load_genre_model("default")
 
 
 def warm_up() -> None:
-    """Load GenreNet and run it and the analysis once on noise. Cold, the first 60 s song took
-    10.4 s instead of 2.2 s warm (model load 3.5 s; TensorFlow tracing and librosa's numba
-    compilation the rest), measured on the 2-core machine."""
-    noise = np.random.default_rng(0).standard_normal((2, 6 * FEATURE_RATE)).astype(np.float32)
-    classify(artefact(), 0.1 * noise[0], FEATURE_RATE)
+    """Load the genre model and run it and the analysis once on noise. Cold, the first 60 s
+    song took 10.4 s instead of 2.2 s warm with GenreNet (model load 3.5 s; TensorFlow tracing
+    and librosa's numba compilation the rest), measured on the 2-core machine."""
+    rng = np.random.default_rng(0)
+    model = genre_model()
+    model.classify(0.1 * rng.standard_normal(6 * model.rate).astype(np.float32))
+    noise = rng.standard_normal((2, 6 * FEATURE_RATE)).astype(np.float32)
     analyze(0.1 * noise, FEATURE_RATE, drums=0.1 * noise, stems={"drums": 0.1 * noise})
 
 
@@ -59,8 +63,8 @@ def _warm_up_pool_process(**_: object) -> None:
 
 
 def genre_and_analysis(storage: Storage, job: Job) -> tuple[dict, dict]:
-    """GenreNet on the mix; the analysis with beats from the drums stem and each stem's share
-    of the loudness from the levels the separator measured (only the drums are decoded)."""
+    """The genre model on the mix; the analysis with beats from the drums stem and each stem's
+    share of the loudness from the levels the separator measured (only the drums are decoded)."""
     assert job.input is not None
     stems = job.results.get("stems", {})
     with tempfile.TemporaryDirectory(prefix="stemdeck-genre-") as folder:
@@ -70,7 +74,7 @@ def genre_and_analysis(storage: Storage, job: Job) -> tuple[dict, dict]:
         if "drums" in stems:
             drums = Path(folder) / Path(stems["drums"]["key"]).name
             storage.get_file(stems["drums"]["key"], drums)
-        # GenreNet (TensorFlow) and the analysis (NumPy/SciPy) both release the GIL: running
+        # The genre model (TensorFlow) and the analysis (NumPy/SciPy) both release the GIL: running
         # them side by side takes the shorter one off the job's critical path.
         with ThreadPoolExecutor(1, thread_name_prefix="genrenet") as pool:
             genre = pool.submit(_genre_of, mix)
@@ -87,9 +91,10 @@ def genre_and_analysis(storage: Storage, job: Job) -> tuple[dict, dict]:
 
 
 def _genre_of(mix: Path) -> dict:
-    mono = read_audio(mix, sample_rate=FEATURE_RATE, channels=1)[0]
+    model = genre_model()
+    mono = read_audio(mix, sample_rate=model.rate, channels=1)[0]
     try:
-        return classify(artefact(), mono, FEATURE_RATE).to_json()
+        return model.classify(mono).to_json()
     except InputError as exc:
         return {"label": None, "note": str(exc)}
 
