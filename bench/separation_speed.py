@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,6 @@ MODELS = ("compact", "seed", "hdemucs_high")
 #: Also accepted: the Conv-TasNet presets without the soft-mask post-filter.
 RAW_MODELS = ("compact_raw", "seed_raw")
 SOURCES = ("drums", "bass", "other", "vocals")
-#: HDemucs is run with Demucs' own chunking (segment 7.8 s, overlap 0.25), not StemDeck's default.
-HDEMUCS_SEGMENT, HDEMUCS_OVERLAP = 7.8, 0.25
 #: Acceptance thresholds the summary checks.
 MAX_RTF_COMPACT_60S = 0.3
 MAX_RSS_RATIO = 1.3
@@ -115,51 +112,32 @@ def make_inputs(lengths: list[int]) -> tuple[dict[int, Path], str]:
 # --------------------------------------------------------------------------- worker
 
 
-@dataclass
-class _HDemucsConfig:
-    """The three fields `Separator` reads off a config."""
-
-    sources: tuple[str, ...] = SOURCES
-    sample_rate: int = RATE
-    audio_channels: int = CHANNELS
-
-
-@dataclass
-class _ForeignModel:
-    """Duck-typed `LoadedModel` (`.model`, `.config`) so `Separator` can drive any module
-    mapping (batch, channels, frames) -> (batch, sources, channels, frames)."""
-
-    model: Any
-    config: _HDemucsConfig
-
-
 def build_separator(name: str) -> tuple[Any, float, str]:
     """A ready `Separator` for `name`, its parameter count in millions, and its chunking.
-    `<preset>_raw` is the preset without the soft-mask post-filter, to price the filter."""
+
+    Every model goes through the same engine with its own defaults, as `stemdeck separate`
+    runs it: `compact` and `seed` with the soft mask on (as the bundled model's card has it),
+    `hdemucs_high` with its 7.8 s segment and no mask. `<preset>_raw` overrides the mask off,
+    to price the filter."""
     import torch
 
+    from stemdeck.separator.checkpoints import LoadedModel
     from stemdeck.separator.config import preset
-    from stemdeck.separator.engine import ChunkSettings
     from stemdeck.separator.model import ConvTasNet
     from stemdeck.separator.separate import Separator
 
     torch.manual_seed(0)
     if name == "hdemucs_high":
-        from torchaudio.models import hdemucs_high
+        from stemdeck.separator import hdemucs
 
-        module = hdemucs_high(sources=list(SOURCES))
-        chunks = ChunkSettings(segment=HDEMUCS_SEGMENT, overlap=HDEMUCS_OVERLAP)
-        loaded: Any = _ForeignModel(module, _HDemucsConfig())
+        config = hdemucs.HDemucsConfig(sources=SOURCES)
+        loaded = LoadedModel(hdemucs.build(config).eval(), config, soft_mask=False)
     else:
-        from stemdeck.separator.checkpoints import LoadedModel
-
         raw = name.endswith("_raw")
-        config = preset(name.removesuffix("_raw"))
-        module = ConvTasNet(config)
-        chunks = ChunkSettings(soft_mask=not raw)
-        loaded = LoadedModel(module, config)
-    params = sum(p.numel() for p in module.parameters()) / 1e6
-    separator = Separator(loaded, device="cpu", chunks=chunks)
+        tasnet = preset(name.removesuffix("_raw"))
+        loaded = LoadedModel(ConvTasNet(tasnet), tasnet, soft_mask=not raw)
+    params = sum(p.numel() for p in loaded.model.parameters()) / 1e6
+    separator = Separator(loaded, device="cpu")
     mask = "" if separator.chunks.soft_mask else ", no mask"
     return separator, params, f"{separator.chunks.segment:g} s / {separator.chunks.overlap:g}{mask}"
 
@@ -383,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
             "threads): well below 1 means other work on the machine slowed the run. "
             "Peak RSS = the process's ru_maxrss. "
             f"Random weights. {args.repeat} run(s) per cell, median time, max RSS. "
-            f"hdemucs_high uses segment {HDEMUCS_SEGMENT} s, overlap {HDEMUCS_OVERLAP} "
-            "(Demucs' chunking); compact and seed use StemDeck's default ChunkSettings.",
+            "Every model runs through the same engine with its own defaults (segment, soft "
+            "mask): hdemucs_high 7.8 s segments without the mask, compact and seed 2 s / 4 s "
+            "with it; `_raw` = the mask overridden off.",
             "",
             *[f"- {line}" for line in summary],
             "",

@@ -45,13 +45,15 @@ EMBEDDED_ONLY = ("sqlalchemy",)
 ROLES: dict[str, Role] = {
     "api": Role(
         ("service",),
-        ("torch", "typer", "rich", "platformdirs", "pyloudnorm", *EMBEDDED_ONLY),
-        "the gateway: FastAPI, Celery client, boto3, audio probing; no model runs here",
+        ("torch", "typer", "rich", "pyloudnorm", *EMBEDDED_ONLY),
+        "the gateway: FastAPI, Celery client, boto3, audio probing, the models' cards "
+        "(platformdirs finds the model cache); no model runs here",
     ),
     "separate": Role(
-        ("service",),
+        ("service", "hdemucs"),
         (*API_ONLY, *EMBEDDED_ONLY),
-        "stemdeck worker separate: Conv-TasNet on torch (the CPU build unless -gpu)",
+        "stemdeck worker separate: Conv-TasNet and Hybrid Demucs on torch + torchaudio "
+        "(the CPU build unless -gpu)",
     ),
     "eq": Role(
         ("service", "eq"),

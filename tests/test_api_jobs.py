@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import re
 import threading
 import time
 import zipfile
@@ -331,17 +332,80 @@ def test_the_scheduler_in_the_eq_worker_expires_jobs_on_its_own(
 def test_a_job_that_fails_says_why(
     api: httpx.Client, tmp_path: Path, done_job: dict[str, Any]
 ) -> None:
-    job = submit(api, song_file(tmp_path / "song.wav", seconds=1.5), model="no-such-model")
+    """A model file on the server that turns out unusable fails the job in the worker."""
+    broken = tmp_path / "broken-model.pt"
+    broken.write_text("not weights")
+    job = submit(api, song_file(tmp_path / "song.wav", seconds=1.5), model=str(broken))
     record = poll(
         lambda: api.get(f"/v1/jobs/{job['id']}").json(),
         lambda r: r["status"] not in ("queued", "running"),
     )
     assert record["status"] == "failed"
-    assert record["error"]["stage"] == "separate" and "no-such-model" in record["error"]["message"]
+    message = record["error"]["message"]
+    assert record["error"]["stage"] == "separate" and "model problem" in message
+    assert "broken-model.pt" in message
     metrics = api.get("/metrics").text
     assert 'stemdeck_jobs_ended_total{state="failed"} 1.0' in metrics
     assert 'stemdeck_queue_depth{queue="eq"}' in metrics
     assert 'stemdeck_http_requests_total{method="POST",route="/v1/jobs",status="201"}' in metrics
+
+
+def test_models_lists_what_the_server_can_run(api: httpx.Client) -> None:
+    """GET /v1/models: the bundled model with its card, marked as the default, in the schema."""
+    answer = api.get("/v1/models")
+    assert answer.status_code == 200, answer.text
+    listing = answer.json()
+    models = {m["name"]: m for m in listing["models"]}
+    assert listing["default"] == "default" and models["default"]["default"] is True
+    bundled = models["default"]
+    assert (bundled["family"], bundled["origin"], bundled["soft_mask"]) == (
+        "tasnet",
+        "bundled",
+        True,
+    )
+    assert bundled["parameters"] == 1_169_696 and bundled["sources"] == [
+        "drums",
+        "bass",
+        "other",
+        "vocals",
+    ]
+    assert bundled["quality"]["sdr_db"] == 3.21 and "default.md" in bundled["quality"]["source"]
+    schema = api.get("/openapi.json").json()
+    ok = schema["paths"]["/v1/models"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"]["$ref"].endswith("/ModelList")
+    assert "ModelView" in schema["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"model": "no-such-model"}, r"unknown model 'no-such-model'; installed: default"),
+        ({"model": "/etc/passwd"}, r"unknown model '/etc/passwd'; installed: default"),
+        ({"soft_mask": "perhaps"}, r"soft_mask must be true or false, not 'perhaps'"),
+    ],
+)
+def test_unknown_models_are_refused_before_anything_is_stored(
+    api: httpx.Client, tmp_path: Path, fields: dict[str, str], message: str
+) -> None:
+    before = api.get("/v1/jobs").json()["total"]
+    song = song_file(tmp_path / "song.wav", seconds=1.5)
+    with song.open("rb") as handle:
+        answer = api.post("/v1/jobs", files={"file": (song.name, handle)}, data=fields)
+    assert answer.status_code == 422
+    assert re.search(message, answer.json()["detail"]), answer.text
+    assert api.get("/v1/jobs").json()["total"] == before
+
+
+def test_soft_mask_can_be_set_per_job(
+    api: httpx.Client, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """The tiny test model has no flag (off by default); a job can turn the filter on."""
+    song = song_file(tmp_path / "s.wav", 2.0)
+    job = submit(api, song, model=str(tiny_model_path), soft_mask="true")
+    assert job["options"]["soft_mask"] is True
+    record = poll(lambda: api.get(f"/v1/jobs/{job['id']}").json(), separated)
+    assert record["results"]["separation"]["soft_mask"] is True
+    assert record["results"]["separation"]["family"] == "tasnet"
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from stemdeck.separator import repository
+from stemdeck.separator import installed, repository
+from stemdeck.separator.cards import REMOTE
 from stemdeck.separator.checkpoints import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -27,7 +28,6 @@ from stemdeck.separator.checkpoints import (
 )
 from stemdeck.separator.config import DEFAULT_SOURCES, TasNetConfig, preset
 from stemdeck.separator.model import ConvTasNet, parameter_count
-from stemdeck.separator.cards import REMOTE
 from stemdeck.separator.repository import ModelEntry, ModelNotFoundError
 from tests.demucs_formats import (
     adam_state,
@@ -114,7 +114,7 @@ class Reference:
 def no_bundled_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Bundled weights may come and go in the source tree; these tests bring their own."""
     bundled = tmp_path / "bundled"
-    monkeypatch.setattr(repository, "BUNDLED_DIR", bundled)
+    monkeypatch.setattr(installed, "BUNDLED_DIR", bundled)
     return bundled
 
 

@@ -13,7 +13,7 @@ import torch
 from typer.testing import CliRunner
 
 from stemdeck.cli.main import app
-from stemdeck.separator import repository
+from stemdeck.separator import installed, repository
 from stemdeck.separator.checkpoints import load_model, save_checkpoint
 from stemdeck.separator.config import TasNetConfig
 from stemdeck.separator.model import ConvTasNet
@@ -56,7 +56,7 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Own model cache, no bundled models, a wide 'terminal', no proxy for 127.0.0.1."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("STEMDECK_MODEL_DIR", str(cache))
-    monkeypatch.setattr(repository, "BUNDLED_DIR", tmp_path / "bundled")
+    monkeypatch.setattr(installed, "BUNDLED_DIR", tmp_path / "bundled")
     monkeypatch.setenv("COLUMNS", "400")
     for var in ("no_proxy", "NO_PROXY"):
         monkeypatch.setenv(var, "127.0.0.1,localhost")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from stemdeck.cli.main import app
 from stemdeck.common.audio import read_audio, write_audio
-from stemdeck.separator import repository
+from stemdeck.separator import installed
 from tests.conftest import SHARED_AUDIO, make_song
 
 STEMS = ["bass", "drums", "other", "vocals"]
@@ -172,7 +172,7 @@ def test_no_model_says_how_to_get_one(
 ) -> None:
     """Without the bundled model (a trimmed install) and an empty cache, the user learns what
     to do; in-process so the bundled folder can be hidden."""
-    monkeypatch.setattr(repository, "BUNDLED_DIR", tmp_path / "no-bundled-models")
+    monkeypatch.setattr(installed, "BUNDLED_DIR", tmp_path / "no-bundled-models")
     result = CliRunner().invoke(app, ["separate", str(song_wav), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "stemdeck models pull tasnet" in result.output.replace("\n", " ")

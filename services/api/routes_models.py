@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from stemdeck.api.context import Caller, ServicesDep
-from stemdeck.separator.repository import DEFAULT_MODEL, InstalledModel, installed_models
+from stemdeck.separator.installed import DEFAULT_MODEL, InstalledModel, installed_models
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 

@@ -63,6 +63,10 @@ def list_models() -> None:
 def pull(
     name: Annotated[str, typer.Argument(help="hdemucs, hdemucs_extra, tasnet or tasnet_extra.")],
     url: Annotated[str | None, typer.Option(help="Download from this URL instead.")] = None,
+    sha256: Annotated[
+        str | None,
+        typer.Option(help="Refuse the file unless its sha256 starts with these hex digits."),
+    ] = None,
 ) -> None:
     """Download pretrained weights (Hybrid Demucs from torchaudio, Demucs v2's Conv-TasNet),
     verify them and store them in the cache; an interrupted download resumes."""
@@ -76,7 +80,10 @@ def pull(
         task = bars.add_task(f"pull {name}", total=None)
         try:
             path = pull_model(
-                name, url, lambda done, total: bars.update(task, completed=done, total=total)
+                name,
+                url,
+                lambda done, total: bars.update(task, completed=done, total=total),
+                sha256,
             )
         except (ModelNotFoundError, CheckpointError, ConnectionError, ValueError) as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")

@@ -5,70 +5,67 @@ path to a file in any format `checkpoints.load_model` reads. Pulled and imported
 converted once into StemDeck's own format in the user's model cache, each with its card (a JSON
 file beside it, `cards.py`).
 
-Listing models needs neither torch nor platformdirs (the API gateway has neither): only
-loading, importing and pulling import them.
+What is installed (and the names below it) is `installed.py`, which the API gateway uses
+without torch; this module adds resolving, loading, importing and pulling.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stemdeck.separator.cards import REMOTE, Card, read_card, write_card
+from stemdeck.separator.cards import REMOTE, Card, write_card
+from stemdeck.separator.installed import (  # re-exported: one import for the CLI and tests
+    BUNDLED_DIR,
+    DEFAULT_MODEL,
+    MEASURED_DIR,
+    REMOTE_MODELS,
+    SUFFIX,
+    InstalledModel,
+    ModelEntry,
+    cache_dir,
+    check_name,
+    default_entry,
+    installed_models,
+    list_models,
+    measured_speed,
+    record_speed,
+)
+
+__all__ = [
+    "BUNDLED_DIR",
+    "DEFAULT_MODEL",
+    "MEASURED_DIR",
+    "REMOTE_MODELS",
+    "SUFFIX",
+    "InstalledModel",
+    "ModelEntry",
+    "ModelNotFoundError",
+    "cache_dir",
+    "default_entry",
+    "import_model",
+    "installed_models",
+    "list_models",
+    "measured_speed",
+    "open_model",
+    "pull",
+    "record_speed",
+    "resolve",
+]
 
 if TYPE_CHECKING:
     from stemdeck.separator.checkpoints import LoadedModel
 
-BUNDLED_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_MODEL = "default"
-SUFFIX = ".pt"
 #: Unfinished downloads, kept for resuming; not models, so never listed.
 PARTIAL_DIR = ".downloads"
-#: Real-time factors the worker measured here, one small JSON file per model.
-MEASURED_DIR = "measured"
-
-#: The download URL of every model `pull` knows (its card is `cards.REMOTE[name].card`).
-REMOTE_MODELS: dict[str, str] = {name: entry.url for name, entry in REMOTE.items()}
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class ModelNotFoundError(LookupError):
     """No model by that name or path; the message says how to get one."""
-
-
-@dataclass(frozen=True)
-class ModelEntry:
-    name: str
-    origin: str  # "bundled", "pulled" or "imported"
-    path: Path
-
-
-def cache_dir() -> Path:
-    """The user's model cache; STEMDECK_MODEL_DIR overrides it (tests, shared servers)."""
-    override = os.environ.get("STEMDECK_MODEL_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("stemdeck")) / "models"
-
-
-def list_models() -> list[ModelEntry]:
-    """Bundled models first, then those in the cache, each with where it came from."""
-    entries = [ModelEntry(p.stem, "bundled", p) for p in sorted(BUNDLED_DIR.glob(f"*{SUFFIX}"))]
-    cache = cache_dir()
-    for path in sorted(cache.glob(f"*{SUFFIX}")):
-        origin = "pulled" if path.stem in REMOTE_MODELS else "imported"
-        entries.append(ModelEntry(path.stem, origin, path))
-    return entries
 
 
 def how_to_get_a_model() -> str:
@@ -77,13 +74,6 @@ def how_to_get_a_model() -> str:
         "a checkpoint you have with `stemdeck models import FILE`, pass a checkpoint path with "
         "--model PATH, or train one (see the README's Models section)."
     )
-
-
-def default_entry(entries: list[ModelEntry] | None = None) -> ModelEntry | None:
-    """What `default` runs: the bundled default, else the first model the user has."""
-    entries = list_models() if entries is None else entries
-    named = [e for e in entries if e.name == DEFAULT_MODEL]
-    return (named or entries or [None])[0]
 
 
 def resolve(name_or_path: str | None) -> Path:
@@ -120,12 +110,6 @@ def open_model(name_or_path: str | None) -> LoadedModel:
     return load_model(resolve(name_or_path))
 
 
-def _check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise ValueError(f"model name {name!r} must be letters, digits, '_', '-' or '.'")
-    return name
-
-
 def card_of(loaded: LoadedModel, description: str) -> Card:
     """A card for a model StemDeck has no published facts about."""
     from stemdeck.separator.model import parameter_count
@@ -159,7 +143,7 @@ def import_model(source: Path, name: str | None = None, origin: dict | None = No
 
     source = Path(source)
     loaded = load_model(source)
-    name = _check_name(name or source.name.split(".")[0])
+    name = check_name(name or source.name.split(".")[0])
     metadata = {
         **loaded.metadata,
         "imported_from": source.name,
@@ -176,11 +160,15 @@ def expected_sha256_prefix(url: str) -> str | None:
 
 
 def pull(
-    name: str, url: str | None = None, progress: Callable[[int, int | None], None] | None = None
+    name: str,
+    url: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    sha256: str | None = None,
 ) -> Path:
     """Download a named model (or `url`), verify it, and convert it into the cache.
 
-    Verification: the sha256 prefix where the URL carries one (Demucs); for every file, that it
+    Verification: the sha256 (or its start) the caller pins, else the prefix where the URL
+    carries one (Demucs); for every file, that it
     loads as the model family its name promises, with exactly that family's layout. A download
     that stops early is kept aside (`.downloads/`) and resumed by the next pull; a file that
     fails verification is deleted. No model appears in the cache unless it is complete and
@@ -189,7 +177,9 @@ def pull(
     from stemdeck.separator.checkpoints import CheckpointError, load_model
     from stemdeck.separator.download import DownloadIncomplete, discard, fetch
 
-    _check_name(name)
+    check_name(name)
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{8,64}", sha256):
+        raise ValueError(f"--sha256 {sha256!r} must be 8 to 64 hex digits")
     known = REMOTE.get(name)
     url = url or (known.url if known else None)
     if url is None:
@@ -205,7 +195,7 @@ def pull(
     finally:
         _remove_if_empty(partials)
     try:
-        prefix = expected_sha256_prefix(url)
+        prefix = sha256.lower() if sha256 else expected_sha256_prefix(url)
         if prefix and not fetched.sha256.startswith(prefix):
             raise CheckpointError(
                 f"download of '{name}' is corrupt: sha256 {fetched.sha256[:8]}... "
@@ -238,72 +228,3 @@ def pull(
 def _remove_if_empty(folder: Path) -> None:
     with contextlib.suppress(OSError):  # not empty (a partial kept for resuming) or absent
         folder.rmdir()
-
-
-# --- what the API and `models list` show ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InstalledModel:
-    """One installed model with its card, as `GET /v1/models` reports it."""
-
-    name: str
-    origin: str
-    path: Path
-    card: Card | None
-    size_bytes: int
-    measured: dict[str, Any] | None
-    default: bool
-
-
-def installed_models() -> list[InstalledModel]:
-    """Every installed model with its card and the speed measured here (torch-free)."""
-    entries = list_models()
-    chosen = default_entry(entries)
-    out = []
-    for entry in entries:
-        try:
-            size = entry.path.stat().st_size
-        except OSError:
-            continue
-        out.append(
-            InstalledModel(
-                entry.name,
-                entry.origin,
-                entry.path,
-                read_card(entry.path),
-                size,
-                measured_speed(entry.name),
-                chosen is not None and entry.name == chosen.name,
-            )
-        )
-    return out
-
-
-def _measured_path(name: str) -> Path:
-    return cache_dir() / MEASURED_DIR / f"{_check_name(name)}.json"
-
-
-def record_speed(name: str, rtf: float, device: str, audio_s: float) -> None:
-    """Remember the real-time factor a job just measured for an installed model (best effort:
-    a read-only cache only loses the figure)."""
-    if not _NAME.match(name):
-        return  # a path, not an installed model's name
-    path = _measured_path(name)
-    record = {"rtf": round(rtf, 4), "device": device, "audio_s": round(audio_s, 1)}
-    record["measured_at"] = time.time()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        partial.write_text(json.dumps(record))
-        partial.replace(path)
-    except OSError:
-        pass
-
-
-def measured_speed(name: str) -> dict[str, Any] | None:
-    try:
-        data = json.loads(_measured_path(name).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
