@@ -238,6 +238,22 @@ def test_genre_badge_shows_label_confidence_and_top_three_on_hover(
     ]
 
 
+def test_genre_uncertainty_and_the_taggers_tags_as_chips(
+    song_job: SongJob, page: Any, stack: Stack
+) -> None:
+    """`results.genre.uncertain` reads "Uncertain" on the badge; the tagger's likely tags
+    (at least 10 %, at most six, best first) are chips in the analysis panel."""
+    genre = httpx.get(f"{stack.url}/v1/jobs/{song_job.id}").json()["results"]["genre"]
+    badge = page.locator(".job-head [data-testid=genre-badge]")
+    assert ("Uncertain" in badge.text_content()) == bool(genre.get("uncertain"))
+    expected = [t for t in genre.get("tags", []) if t["probability"] >= 0.1][:6]
+    chips = page.get_by_test_id("analysis").locator("[data-testid=genre-tags] .chip")
+    shown = chips.evaluate_all("els => els.map(e => e.firstChild.textContent)")
+    assert shown == [t["tag"] for t in expected]
+    values = chips.locator(".chip-value").all_text_contents()
+    assert values == [f"{round(t['probability'] * 100)}%" for t in expected]
+
+
 def test_analysis_panel_shows_units_and_the_energy_chart(
     song_job: SongJob, page: Any, stack: Stack
 ) -> None:

@@ -15,7 +15,7 @@ import csv
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,11 @@ class GenreTrainSettings:
         lr: Adam learning rate.
         seed: seed of the initialisation, dropout and batch order.
         jobs: processes extracting features.
+        weight_decay: decoupled weight decay (AdamW) when > 0; the seed used none.
+        keep: the epoch kept is the one with the lowest validation "loss" or the highest
+            validation "accuracy".
+        ensemble: networks trained with seeds seed, seed+1, ... whose probabilities are
+            averaged in one saved model (1: a single GenreNet, the seed's).
     """
 
     epochs: int = 50
@@ -47,6 +52,9 @@ class GenreTrainSettings:
     lr: float = 1e-3
     seed: int = 0
     jobs: int = 1
+    weight_decay: float = 0.0
+    keep: str = "loss"
+    ensemble: int = 1
 
 
 @dataclass(frozen=True)
@@ -218,8 +226,8 @@ def fit_genrenet(train: Rows, valid: Rows, test: Rows, settings: GenreTrainSetti
     scaler = Scaler.fit(x_train, FEATURE_NAMES)
     keras = keras_module()
     keras.utils.set_random_seed(settings.seed)
-    model = build_genrenet(len(FEATURE_NAMES), len(GENRES), settings.lr)
-    keeper = _keep_best(keras, log)
+    model = build_genrenet(len(FEATURE_NAMES), len(GENRES), settings.lr, settings.weight_decay)
+    keeper = _keep_best(keras, log, settings.keep)
     started = time.perf_counter()
     model.fit(
         scaler.transform(x_train),
@@ -242,10 +250,40 @@ def fit_genrenet(train: Rows, valid: Rows, test: Rows, settings: GenreTrainSetti
         )
     }
     log(
-        f"kept epoch {keeper.best_epoch} (lowest validation loss); accuracy train "
+        f"kept epoch {keeper.best_epoch} (best validation {settings.keep}); accuracy train "
         f"{scores['train']:.3f}, valid {scores['valid']:.3f}, test {scores['test']:.3f}"
     )
     return model, scaler, keeper, scores, seconds
+
+
+def fit_ensemble(train: Rows, valid: Rows, test: Rows, settings: GenreTrainSettings, log: Log):
+    """`settings.ensemble` GenreNets (seeds seed, seed+1, ...), each keeping its own best
+    epoch, averaged into one Keras model; returns what `fit_genrenet` does, for the average
+    (the keeper is the first member's: its history and kept epoch)."""
+    if settings.ensemble <= 1:
+        return fit_genrenet(train, valid, test, settings, log)
+    from stemdeck.genre.model import keras_module
+
+    members, seconds = [], 0.0
+    for i in range(settings.ensemble):
+        member = replace(settings, seed=settings.seed + i)
+        log(f"ensemble member {i + 1}/{settings.ensemble} (seed {member.seed})")
+        model, scaler, keeper, _, spent = fit_genrenet(train, valid, test, member, log)
+        members.append((model, keeper))
+        seconds += spent
+    keras = keras_module()
+    inputs = keras.Input(shape=(len(FEATURE_NAMES),), name="features")
+    outputs = keras.layers.Average(name="genre")([m(inputs) for m, _ in members])
+    average = keras.Model(inputs, outputs, name=f"genrenet_x{settings.ensemble}")
+    scores = {
+        name: _accuracy(average, scaler, x, y)
+        for name, (x, y) in (("train", train), ("valid", valid), ("test", test))
+    }
+    log(
+        f"ensemble of {settings.ensemble}: accuracy train {scores['train']:.3f}, "
+        f"valid {scores['valid']:.3f}, test {scores['test']:.3f}"
+    )
+    return average, scaler, members[0][1], scores, seconds
 
 
 def train_genre_table(
@@ -266,13 +304,13 @@ def train_genre_table(
     split = filtered_split(folder, table)
     parts = {name: table.rows(ids) for name, ids in split.items()}
     log(f"filtered split: {', '.join(f'{n} {len(i)}' for n, i in split.items())} clips")
-    model, scaler, keeper, scores, seconds = fit_genrenet(
+    model, scaler, keeper, scores, seconds = fit_ensemble(
         parts["train"], parts["valid"], parts["test"], settings, log
     )
     shuffled = random_split(table, seed=settings.seed)
     log("random clip-level split (the seed's method, inflated by repeated artists):")
     random_parts = {name: table.rows(ids) for name, ids in shuffled.items()}
-    *_, random_scores, _ = fit_genrenet(
+    *_, random_scores, _ = fit_ensemble(
         random_parts["train"], random_parts["valid"], random_parts["test"], settings, log
     )
     metadata = {
@@ -315,21 +353,27 @@ def _accuracy(model, scaler: Scaler, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predicted == y))
 
 
-def _keep_best(keras, log: Log):
-    """A callback remembering the weights of the epoch with the lowest validation loss."""
+def _keep_best(keras, log: Log, keep: str = "loss"):
+    """A callback remembering the weights of the epoch with the lowest validation loss (or,
+    with keep="accuracy", the highest validation accuracy; ties go to the lower loss)."""
+    if keep not in ("loss", "accuracy"):
+        raise ValueError(f"keep must be 'loss' or 'accuracy', not {keep!r}")
 
     class KeepBest(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
-            self.best_loss, self.best_epoch, self.best_weights = np.inf, 0, None
+            self.best_loss: tuple = (np.inf, np.inf)
+            self.best_epoch, self.best_weights = 0, None
             self.history: list[dict] = []
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs or {}
             row = {"epoch": epoch + 1, **{k: round(float(v), 5) for k, v in logs.items()}}
             self.history.append(row)
-            if logs.get("val_loss", np.inf) < self.best_loss:
-                self.best_loss, self.best_epoch = logs["val_loss"], epoch + 1
+            loss = logs.get("val_loss", np.inf)
+            score = (-logs.get("val_accuracy", 0.0), loss) if keep == "accuracy" else (loss,)
+            if score < self.best_loss:
+                self.best_loss, self.best_epoch = score, epoch + 1
                 self.best_weights = self.model.get_weights()
             if (epoch + 1) % 10 == 0 or epoch == 0:
                 log(
@@ -359,5 +403,8 @@ def _versions() -> dict[str, str]:
     import librosa
     import tensorflow
 
-    return {"tensorflow": tensorflow.__version__, "keras": keras.__version__,
-            "librosa": librosa.__version__}  # fmt: skip
+    return {
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "librosa": librosa.__version__,
+    }

@@ -348,6 +348,13 @@ def genre(
     lr: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option()] = 0,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Feature processes.")] = 1,
+    keep: Annotated[
+        str, typer.Option(help="Keep the epoch with the best validation 'loss' or 'accuracy'.")
+    ] = "loss",
+    ensemble: Annotated[
+        int,
+        typer.Option(min=1, help="Average this many networks (seeds seed, seed+1, ...)."),
+    ] = 1,
 ) -> None:
     """Train GenreNet (Keras) on the seed's 26 features; the scaler sees training rows only."""
     from stemdeck.training.datasets import DatasetError
@@ -355,7 +362,11 @@ def genre(
 
     if (data is None) == (features is None):
         raise typer.BadParameter("give either --data (GTZAN audio) or --features (its table)")
-    settings = GenreTrainSettings(epochs=epochs, batch=batch, lr=lr, seed=seed, jobs=jobs)
+    if keep not in ("loss", "accuracy"):
+        raise typer.BadParameter("use loss or accuracy", param_hint="--keep")
+    settings = GenreTrainSettings(
+        epochs=epochs, batch=batch, lr=lr, seed=seed, jobs=jobs, keep=keep, ensemble=ensemble
+    )
     try:
         if features is not None:
             train_genre_table(features, out, settings, log=lambda m: err.print(escape(m)))

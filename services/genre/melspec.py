@@ -8,8 +8,9 @@ power 2, and Slaney's mel filterbank (`htk=False`, area-normalised "slaney"/`nor
 Nyquist), which librosa 0.11's `filters.mel` defaults still give.
 
 Everything is computed in float32. The package's own extractor casts the mel spectrogram to
-float16 before the log: loud modern masters overflow float16's 65,504 there, every saturated bin
-reads log10(inf) and the network sees the same input for every loud song. No TensorFlow here.
+float16 before `10000 * mel + 1`: any bin above 6.55 then overflows float16's 65,504 (loud
+modern masters have many), reads log10(inf), and the network sees the same saturated input for
+every loud song. No TensorFlow here.
 """
 
 from __future__ import annotations

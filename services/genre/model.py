@@ -74,8 +74,13 @@ def _silenced_fd(fd: int) -> Iterator[None]:
         os.close(saved)
 
 
-def build_genrenet(n_features: int = len(FEATURE_NAMES), n_classes: int = 10, lr: float = 1e-3):
-    """A compiled GenreNet (untrained)."""
+def build_genrenet(
+    n_features: int = len(FEATURE_NAMES),
+    n_classes: int = 10,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+):
+    """A compiled GenreNet (untrained); Adam as the seed, AdamW when `weight_decay` > 0."""
     keras = keras_module()
     layers = [keras.Input(shape=(n_features,), name="features")]
     for width in HIDDEN:
@@ -83,7 +88,11 @@ def build_genrenet(n_features: int = len(FEATURE_NAMES), n_classes: int = 10, lr
     layers.append(keras.layers.Dense(n_classes, activation="softmax", name="genre"))
     model = keras.Sequential(layers, name="genrenet")
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        optimizer=(
+            keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay)
+            if weight_decay > 0
+            else keras.optimizers.Adam(learning_rate=lr)
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -74,20 +74,28 @@ def genre_and_analysis(storage: Storage, job: Job) -> tuple[dict, dict]:
         if "drums" in stems:
             drums = Path(folder) / Path(stems["drums"]["key"]).name
             storage.get_file(stems["drums"]["key"], drums)
-        # The genre model (TensorFlow) and the analysis (NumPy/SciPy) both release the GIL: running
-        # them side by side takes the shorter one off the job's critical path.
-        with ThreadPoolExecutor(1, thread_name_prefix="genrenet") as pool:
-            genre = pool.submit(_genre_of, mix)
-            try:
-                analysis = analyze_file(mix, drums=drums)
-                analysis.pop("file", None)
-            except InputError as exc:
-                analysis = {"note": str(exc)}
-            else:
-                levels = {name: stem.get("loudness_lufs") for name, stem in stems.items()}
-                if levels:
-                    analysis["stems"] = loudness_shares(levels)
-            return genre.result(), analysis
+        levels = {name: stem.get("loudness_lufs") for name, stem in stems.items()}
+        return genre_and_analysis_of(mix, drums, levels)
+
+
+def genre_and_analysis_of(
+    mix: Path, drums: Path | None = None, levels: dict[str, float | None] | None = None
+) -> tuple[dict, dict]:
+    """`results.genre` and `results.analysis` of local files (what the stage computes once its
+    inputs are downloaded; bench/genre_stage.py times it)."""
+    # The genre model (TensorFlow) and the analysis (NumPy/SciPy) both release the GIL: running
+    # them side by side takes the shorter one off the job's critical path.
+    with ThreadPoolExecutor(1, thread_name_prefix="genre-model") as pool:
+        genre = pool.submit(_genre_of, mix)
+        try:
+            analysis = analyze_file(mix, drums=drums)
+            analysis.pop("file", None)
+        except InputError as exc:
+            analysis = {"note": str(exc)}
+        else:
+            if levels:
+                analysis["stems"] = loudness_shares(levels)
+        return genre.result(), analysis
 
 
 def _genre_of(mix: Path) -> dict:
