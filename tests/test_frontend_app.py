@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from stemdeck.common.audio import write_audio
 from stemdeck.eq.filters import (
     BANDS,
     apply_eq,
@@ -31,6 +32,7 @@ from stemdeck.eq.filters import (
     biquad_response,
 )
 from tests.api_env import song_file, tagged_song
+from tests.conftest import make_song
 from tests.frontend_env import (
     DESKTOP,
     PHONE,
@@ -277,6 +279,101 @@ def test_analysis_panel_shows_units_and_the_energy_chart(
 # ---- the mixer ---------------------------------------------------------------------------
 
 
+def job_record(stack: Stack, job_id: str) -> dict[str, Any]:
+    with httpx.Client(base_url=stack.url, timeout=30) as client:
+        answer = client.get(f"/v1/jobs/{job_id}")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+def test_the_mixer_opens_flat_with_the_recommendation_one_click_away(
+    song_job: SongJob, page: Any, stack: Stack, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    """A freshly opened mixer plays the uploaded song: every strip flat, at 0 dB, "Flat"
+    pressed, the Auto-EQ's gains and dashed curve shown beside it; one click on "AI" applies
+    the recommendation, and the export follows. A job separated with the soft mask (stems
+    that add up to the input) is opened, so "the uploaded song" can be checked sample by
+    sample; then the page goes back to the module's job."""
+    song = tmp_path / "Flat Start.wav"
+    write_audio(song, 0.5 * make_song(SONG_SECONDS, seed=3))  # headroom: no clipping
+    with httpx.Client(base_url=stack.url, timeout=30) as client, song.open("rb") as handle:
+        answer = client.post(
+            "/v1/jobs",
+            files={"file": (song.name, handle)},
+            data={"model": str(tiny_model_path), "soft_mask": "true"},
+        )
+        assert answer.status_code == 201, answer.text
+        job_id = answer.json()["id"]
+    deadline = time.monotonic() + 180
+    while (record := job_record(stack, job_id))["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, f"job not done after 180 s\n{stack.log_tail()}"
+        time.sleep(0.5)
+    assert record["status"] == "succeeded", record
+    assert record["results"]["separation"]["soft_mask"] is True
+    page.goto(f"{stack.url}/#/jobs/{job_id}")
+    page.wait_for_function(
+        f"() => window.__stemdeck?.mixer?.()?.info?.() != null && location.hash.endsWith("
+        f"'{job_id}')",
+        timeout=60_000,
+    )
+    try:
+        info = page.evaluate("() => window.__stemdeck.mixer().info()")
+        state = info["state"]
+        assert state["masterDb"] == 0
+        for entry in state["strips"]:
+            assert entry["eq"] == {"low": 0, "mid": 0, "high": 0}, entry
+            assert entry["volumeDb"] == 0 and not entry["muted"] and not entry["soloed"]
+        recommended = record["results"]["eq"]
+        assert [s["name"] for s in state["strips"]] == STEMS
+        for stem, shown in zip(STEMS, info["recommended"], strict=True):
+            label = stem.capitalize()
+            lane = strip(page, stem)
+            gains = recommended[stem]["gains_db"]
+            assert shown == pytest.approx(gains, abs=1e-6)
+            flat = lane.get_by_role("button", name=f"{label} EQ: flat")
+            assert flat.get_attribute("aria-pressed") == "true"
+            ai = lane.get_by_role("button", name=f"{label} EQ: use the AI recommendation")
+            assert ai.is_enabled() and ai.get_attribute("aria-pressed") == "false"
+            text = lane.get_by_test_id(f"ai-gains-{stem}").text_content()
+            for band in ("low", "mid", "high"):
+                assert f"{band} " in text and f"{abs(gains[band]):.1f}" in text, (text, gains)
+            curve = lane.get_by_test_id(f"ai-curve-{stem}").get_attribute("d")
+            heights = [float(point.split(",")[1]) for point in curve.split(" ")[1:]]
+            assert len(heights) > 50
+            assert (max(abs(h - 24) for h in heights) > 0.1) == any(
+                abs(v) >= 0.1 for v in gains.values()
+            )  # the dashed curve is the recommendation's: flat only when the gains are
+
+        # the first playback is the uploaded song: the page renders the stems untouched, and
+        # soft-masked stems add up to the input
+        uploaded, rate = soundfile.read(song, dtype="float64", always_2d=True)
+        assert rate == RATE
+        stems = stems_from_server(stack, job_id)
+        first = export(page, "export-mix", tmp_path)
+        assert error_db(first, sum(stems.values())) < -80
+        assert error_db(first, uploaded.T) < -50, error_db(first, uploaded.T)
+
+        # one click applies the recommendation
+        drums = strip(page, "drums")
+        drums.get_by_role("button", name="Drums EQ: use the AI recommendation").click()
+        applied = mixer_state(page)
+        assert applied["strips"][0]["eq"] == pytest.approx(recommended["drums"]["gains_db"])
+        pressed = drums.get_by_role("button", name="Drums EQ: use the AI recommendation")
+        assert pressed.get_attribute("aria-pressed") == "true"
+        assert all(s["eq"] == {"low": 0, "mid": 0, "high": 0} for s in applied["strips"][1:])
+        with_ai = export(page, "export-mix", tmp_path)
+        assert error_db(with_ai, reference_mix(stems, applied)) < -80
+        reset_mix(page)
+        assert all(s["eq"] == {"low": 0, "mid": 0, "high": 0} for s in mixer_state(page)["strips"])
+    finally:  # the other tests work on the module's job
+        page.goto(f"{stack.url}/#/jobs/{song_job.id}")
+        page.wait_for_function(
+            f"() => window.__stemdeck?.mixer?.()?.info?.() != null && location.hash.endsWith("
+            f"'{song_job.id}')",
+            timeout=60_000,
+        )
+
+
 def test_faders_and_eq_change_the_export_which_has_the_songs_length(
     song_job: SongJob, page: Any, stack: Stack, tmp_path: Path
 ) -> None:
@@ -316,8 +413,15 @@ def test_mute_and_solo_change_the_exported_audio(
     """Energy checks: muting a stem removes exactly it; solo keeps only the soloed stem."""
     stems = stems_from_server(stack, song_job.id)
     reset_mix(page)
-    # headroom: the recommended EQ can push the full mix past 0 dBFS, and a clipped export
-    # would no longer be the sum of its stems
+    # the mixer opens flat; the recommended EQ is applied to every stem so that the checks
+    # cover the EQ too. Headroom: the recommended EQ can push the full mix past 0 dBFS, and a
+    # clipped export would no longer be the sum of its stems
+    for name in STEMS:
+        button = strip(page, name).get_by_role(
+            "button", name=f"{name.capitalize()} EQ: use the AI recommendation"
+        )
+        if button.is_enabled():
+            button.click()
     page.get_by_label("Master volume (dB)").fill("-6")
     full_state = mixer_state(page)
     assert full_state["masterDb"] == -6

@@ -1,13 +1,16 @@
 // The mixer: a waveform per stem; transport (play, pause, seek, loop a region) with every stem
-// in sample-accurate sync; per stem a fader, mute, solo and the 3-band EQ started from the
-// Auto-EQ's recommendation; the master with a level meter; presets; keyboard shortcuts; and
-// export of the mix and of each stem, rendered offline through the same graph.
+// in sample-accurate sync; per stem a fader, mute, solo and the 3-band EQ, which opens flat
+// (the first playback is the uploaded song) with the Auto-EQ's recommendation shown beside it
+// — its gains and its curve — and applied by one click on "AI"; the master with a level meter;
+// presets; keyboard shortcuts; and export of the mix and of each stem, rendered offline
+// through the same graph.
 
 import { ApiError, downloadFromApi, getBytes, saveBlob } from "./api";
 import { capitalise, formatBytes, formatDb, formatTime, h, svg, uid } from "./dom";
 import {
   bandLabel,
   clampGain,
+  createEq,
   EQ_BANDS,
   flatGains,
   GAIN_LIMIT_DB,
@@ -40,11 +43,21 @@ interface StripControls {
   flat: HTMLButtonElement;
   bands: { input: HTMLInputElement; text: HTMLElement; reset: HTMLButtonElement }[];
   curve: SVGPathElement;
+  aiCurve: SVGPathElement;
   canvas: HTMLCanvasElement;
 }
 
 function safeName(text: string): string {
   return text.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, " ").replace(/\s+/g, " ").trim().slice(0, 120) || "StemDeck";
+}
+
+/** Draw the response of `nodes` in series into an EQ graph's path (20 Hz – 20 kHz, ±18 dB). */
+function plotResponse(path: SVGPathElement, nodes: BiquadFilterNode[]): void {
+  const freqs = new Float32Array(CURVE_POINTS);
+  for (let i = 0; i < CURVE_POINTS; i += 1) freqs[i] = 20 * 1000 ** (i / (CURVE_POINTS - 1));
+  const db = responseDb(nodes, freqs);
+  const y = (v: number) => 24 - (Math.max(-18, Math.min(18, v)) * 22) / 18;
+  path.setAttribute("d", Array.from(db, (v, i) => `${i ? "L" : "M"}${((120 * i) / (CURVE_POINTS - 1)).toFixed(1)},${y(v).toFixed(1)}`).join(" "));
 }
 
 function faderText(db: number): string {
@@ -92,16 +105,12 @@ export class MixerView {
   constructor(private job: Job) {
     this.names = Object.keys(job.results.stems ?? {});
     this.ai = this.names.map((name) => recommendedGains(job.results.eq?.[name]?.gains_db));
-    this.eqBase = this.ai.map((gains) => (gains ? "ai" : "flat"));
+    // Every strip opens flat: the first playback is the song as uploaded, and the
+    // recommendation waits one click away (a stem that needed nothing is not changed unasked).
+    this.eqBase = this.names.map(() => "flat");
     this.state = {
       masterDb: 0,
-      strips: this.names.map((name, i) => ({
-        name,
-        volumeDb: 0,
-        muted: false,
-        soloed: false,
-        eq: { ...(this.ai[i] ?? flatGains()) },
-      })),
+      strips: this.names.map((name) => ({ name, volumeDb: 0, muted: false, soloed: false, eq: flatGains() })),
     };
     this.status = h("p", { class: "muted loading", "aria-live": "polite" }, "Loading stems…");
     this.body = h("div", { class: "mixer-body" });
@@ -285,6 +294,11 @@ export class MixerView {
       "AI",
     );
     const flat = h("button", { type: "button", class: "seg", "aria-pressed": "false", "aria-label": `${label} EQ: flat`, onclick: () => this.setEqBase(index, "flat") }, "Flat");
+    const advice = h(
+      "span",
+      { class: "muted", "data-testid": `ai-gains-${name}`, title: "The Auto-EQ's recommendation (dashed curve); click AI to apply it" },
+      recommendation ? `AI: ${EQ_BANDS.map((b) => `${b.name} ${formatDb(recommendation[b.name] ?? 0, 1, "")}`).join(" · ")} dB` : "AI: none",
+    );
     const bands = EQ_BANDS.map((band, b) => {
       const id = uid(`eq-${name}-${band.name}`);
       const input = h("input", {
@@ -309,10 +323,12 @@ export class MixerView {
       return { input, text, reset, box };
     });
     const curve = svg("path", { class: "eq-curve" });
+    const aiCurve = svg("path", { class: "eq-curve eq-ai", "stroke-dasharray": "4 3", opacity: "0.55", "data-testid": `ai-curve-${name}` });
     const curveBox = svg(
       "svg",
-      { viewBox: "0 0 120 48", class: "eq-graph", role: "img", "aria-label": `${label} EQ response, 20 Hz to 20 kHz` },
+      { viewBox: "0 0 120 48", class: "eq-graph", role: "img", "aria-label": `${label} EQ response, 20 Hz to 20 kHz (dashed: the AI recommendation)` },
       svg("line", { x1: 0, x2: 120, y1: 24, y2: 24, class: "grid" }),
+      aiCurve,
       curve,
     );
     const canvas = h("canvas", { class: "wave", "aria-hidden": "true" });
@@ -343,13 +359,15 @@ export class MixerView {
           "div",
           { class: "strip-eq", role: "group", "aria-label": `${label} EQ` },
           h("div", { class: "segmented", role: "group", "aria-label": `${label} EQ starting point` }, ai, flat),
+          advice,
           ...bands.map((b) => b.box),
           curveBox,
         ),
       ),
       lane,
     );
-    this.strips.push({ root, mute, solo, volume, volumeText, ai, flat, bands, curve, canvas });
+    this.strips.push({ root, mute, solo, volume, volumeText, ai, flat, bands, curve, aiCurve, canvas });
+    this.drawAiCurve(index);
     return root;
   }
 
@@ -488,8 +506,8 @@ export class MixerView {
       strip.volumeDb = 0;
       strip.muted = false;
       strip.soloed = false;
-      this.eqBase[i] = this.ai[i] ? "ai" : "flat";
-      strip.eq = { ...(this.ai[i] ?? flatGains()) };
+      this.eqBase[i] = "flat";
+      strip.eq = flatGains();
     });
   }
 
@@ -546,8 +564,9 @@ export class MixerView {
       const ai = this.ai[i];
       const isAi = ai !== null && EQ_BANDS.every((b) => Math.abs((strip.eq[b.name] ?? 0) - (ai[b.name] ?? 0)) < 0.05);
       const isFlat = EQ_BANDS.every((b) => Math.abs(strip.eq[b.name] ?? 0) < 0.05);
-      c.ai.setAttribute("aria-pressed", String(isAi));
-      c.flat.setAttribute("aria-pressed", String(isFlat && !isAi));
+      // a recommendation of 0 dB everywhere is both: the chosen starting point decides
+      c.ai.setAttribute("aria-pressed", String(isAi && (this.eqBase[i] === "ai" || !isFlat)));
+      c.flat.setAttribute("aria-pressed", String(isFlat && (this.eqBase[i] === "flat" || !isAi)));
       EQ_BANDS.forEach((band, b) => {
         const control = c.bands[b]!;
         const value = strip.eq[band.name] ?? 0;
@@ -567,12 +586,15 @@ export class MixerView {
   private drawCurve(index: number): void {
     const nodes = this.player?.graph.strips[index]?.filters;
     const path = this.strips[index]?.curve;
-    if (!nodes || !path) return;
-    const freqs = new Float32Array(CURVE_POINTS);
-    for (let i = 0; i < CURVE_POINTS; i += 1) freqs[i] = 20 * 1000 ** (i / (CURVE_POINTS - 1));
-    const db = responseDb(nodes, freqs);
-    const y = (v: number) => 24 - (Math.max(-18, Math.min(18, v)) * 22) / 18;
-    path.setAttribute("d", Array.from(db, (v, i) => `${i ? "L" : "M"}${((120 * i) / (CURVE_POINTS - 1)).toFixed(1)},${y(v).toFixed(1)}`).join(" "));
+    if (nodes && path) plotResponse(path, nodes);
+  }
+
+  /** The recommendation's curve, dashed under the live one (drawn once: it never changes). */
+  private drawAiCurve(index: number): void {
+    const ai = this.ai[index];
+    const path = this.strips[index]?.aiCurve;
+    if (!ai || !path || !this.player) return;
+    plotResponse(path, createEq(this.player.ctx, ai)); // unconnected nodes: only their response
   }
 
   private syncTransport(): void {
@@ -692,10 +714,11 @@ export class MixerView {
     return Array.from(responseDb([node], new Float32Array(frequencies)));
   }
 
-  info(): { sampleRate: number; playing: boolean; position: number; duration: number; state: MixState } | null {
+  info(): { sampleRate: number; playing: boolean; position: number; duration: number; state: MixState; recommended: (EqGains | null)[] } | null {
     const player = this.player;
     if (!player) return null;
-    return { sampleRate: player.ctx.sampleRate, playing: player.isPlaying, position: player.position(), duration: player.duration, state: cloneState(this.state) };
+    const recommended = this.ai.map((gains) => (gains ? { ...gains } : null));
+    return { sampleRate: player.ctx.sampleRate, playing: player.isPlaying, position: player.position(), duration: player.duration, state: cloneState(this.state), recommended };
   }
 
   dispose(): void {
