@@ -10,6 +10,7 @@ and its EQ is the Python EQ.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import zipfile
 from collections.abc import Iterator
@@ -72,8 +73,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def page(stack: Stack, tiny_model_path: Path) -> Iterator[Any]:
-    """One Chromium page at desktop size; the upload form uses the tiny test model."""
-    options = json.dumps({"model": str(tiny_model_path)})
+    """One Chromium page at desktop size; the upload form picks the tiny test model, installed
+    in the server's model cache as `tiny` (the picker offers installed models only)."""
+    cache = stack.data.parent / "model-cache"  # frontend_env.serve's STEMDECK_MODEL_DIR
+    cache.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tiny_model_path, cache / "tiny.pt")
+    options = json.dumps({"model": "tiny"})
     with chromium() as browser:
         context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
         context.add_init_script(
@@ -671,3 +676,45 @@ def test_dropping_three_files_makes_an_album_of_three_jobs(
     assert first.get_attribute("data-kind") == "batch"
     assert "Browser Album" in first.text_content() and "3 tracks" in first.text_content()
     assert recent.locator(".recent-item[data-kind=job]").count() >= 1
+
+
+def test_the_model_picker_offers_the_installed_models(
+    song_job: SongJob, page: Any, stack: Stack
+) -> None:
+    """The "Separator model" picker lists what GET /v1/models lists, each with its one-line
+    description, the server's default preselected in a fresh browser; the job made with the
+    picked model says which model made its stems."""
+    record = httpx.get(f"{stack.url}/v1/jobs/{song_job.id}").json()
+    assert record["options"]["model"] == "tiny"
+    assert record["results"]["separation"]["model"] == "tiny"
+    page.goto(f"{stack.url}/#/jobs/{song_job.id}")
+    page.get_by_test_id("job-model").wait_for()
+    made_by = page.get_by_test_id("job-model").text_content()
+    assert made_by == " · stems by model tiny, soft mask off", made_by
+
+    listing = httpx.get(f"{stack.url}/v1/models").json()
+    assert [m["name"] for m in listing["models"]] == ["default", "tiny"]
+    fresh = page.context.browser.new_context(viewport=DESKTOP)
+    try:
+        tab = fresh.new_page()
+        tab.goto(stack.url + "/#/")
+        tab.locator("details.options summary").click()
+        picker = tab.get_by_test_id("model-picker")
+        tab.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=model-picker] option').length === 2"
+        )
+        options = picker.locator("option").evaluate_all(
+            "els => els.map(e => [e.value, e.textContent])"
+        )
+        assert [value for value, _ in options] == ["default", "tiny"]
+        assert options[0][1].startswith("default (default) — StemDeck's own compact Conv-TasNet")
+        assert options[1][1] == "tiny — a model without a card (no facts known)"
+        assert picker.input_value() == "default"
+        about = tab.get_by_test_id("model-about")
+        assert "3.21 dB SDR" in about.text_content() and "1.2 M parameters" in about.text_content()
+        picker.select_option("tiny")
+        assert picker.input_value() == "tiny"
+        stored = tab.evaluate("() => JSON.parse(localStorage.getItem('stemdeck.options')).model")
+        assert stored == "tiny"
+    finally:
+        fresh.close()

@@ -210,8 +210,16 @@ def _tasnet_state() -> dict[str, torch.Tensor]:
     ("content", "message"),
     [
         ("tasnet", r"downloaded 'hdemucs' is not usable: it holds a tasnet model, not the hdemucs"),
-        ("misshapen", r"does not have Hybrid Demucs' \(hdemucs_high\) layout for 4 sources: "),
-        ("html", r"downloaded 'hdemucs' is not usable: .*is not a readable PyTorch model file"),
+        (
+            "misshapen",
+            r"downloaded 'hdemucs' is not usable: 'foreign-misshapen\.pt' does not have Hybrid "
+            r"Demucs' \(hdemucs_high\) layout for 4 sources: ",
+        ),
+        (
+            "html",
+            r"downloaded 'hdemucs' is not usable: 'foreign-html\.pt' is not a readable PyTorch "
+            r"model file",
+        ),
     ],
 )
 def test_a_foreign_file_is_refused_and_leaves_nothing(

@@ -109,19 +109,20 @@ def test_two_stems_splits_vocals_from_the_rest(
 def test_soft_mask_stems_add_up_to_the_song(
     tmp_path: Path, song_wav: Path, tiny_model_path: Path
 ) -> None:
-    """By default the stems split the input (the soft-mask post-filter); `--no-soft-mask`
-    writes the raw model output, which does not add up."""
+    """`--soft-mask` makes the stems split the input exactly; `--no-soft-mask` writes the raw
+    model output, which does not add up. Without either flag the model's own default holds:
+    off for this test model, whose checkpoint does not state one."""
     song = sf.read(song_wav)[0]
     sums = {}
-    for flag in ("--soft-mask", "--no-soft-mask"):
-        out = tmp_path / flag
-        result = stemdeck(
-            "separate", song_wav, "-o", out, "--model", tiny_model_path, "--bit-depth", 32, flag
-        )
+    for flag in ("--soft-mask", "--no-soft-mask", ""):
+        out = tmp_path / (flag or "default")
+        args = ["separate", song_wav, "-o", out, "--model", tiny_model_path, "--bit-depth", 32]
+        result = stemdeck(*args, *([flag] if flag else []))
         assert result.returncode == 0, result.stderr
         sums[flag] = sum(sf.read(out / "song" / f"{s}.wav")[0] for s in STEMS)
     np.testing.assert_allclose(sums["--soft-mask"], song, atol=1e-4)
     assert np.abs(sums["--no-soft-mask"] - song).max() > 0.01
+    np.testing.assert_array_equal(sums[""], sums["--no-soft-mask"])
 
 
 def test_bad_inputs_are_reported_and_good_ones_still_separated(

@@ -203,8 +203,9 @@ def pull(
             )
         try:
             loaded = load_model(fetched.path)
-        except CheckpointError as exc:
-            raise CheckpointError(f"downloaded '{name}' is not usable: {exc}") from None
+        except CheckpointError as exc:  # named after the file as published, not our partial
+            why = str(exc).replace(f"'{fetched.path.name}'", f"'{Path(url.split('?')[0]).name}'")
+            raise CheckpointError(f"downloaded '{name}' is not usable: {why}") from None
         if known is not None and loaded.family != known.card.family:
             raise CheckpointError(
                 f"downloaded '{name}' is not usable: it holds a {loaded.family} model, "
