@@ -17,6 +17,10 @@ need nothing), then applied unchanged to the --test data. Constants are chosen o
 
     .venv/bin/python bench/eq_posthoc.py --tune ../shared/audio/musdb18-7:train \
         --test ../shared/audio/musdb18-7:valid [--model default] [--draws 10]
+
+With --write OUT, it instead fits the chosen restraint (--share, --offset, --dead-zone,
+--spread-shrink) on --tune and writes the model with it to OUT (a StemDeck checkpoint whose
+metadata records the restraint and how it was chosen): how the bundled model was made.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stemdeck.eq.checkpoints import open_model, resolve
+from stemdeck.eq.checkpoints import LoadedEqModel, open_model, resolve, save_checkpoint
 from stemdeck.eq.filters import frequency_response
 from stemdeck.eq.model import STEMS, EqNet
 from stemdeck.eq.predict import aggregate, predict_eq
@@ -144,6 +148,30 @@ def fit_prior(stems: list[StemRaw], share: float, offset: bool) -> Restraint:
     return Restraint(stem_offset_db=offsets, stem_scale=scales)
 
 
+def write(args: argparse.Namespace, loaded: LoadedEqModel, tune: list[StemRaw]) -> None:
+    """The model with the restraint fitted on --tune, its choice recorded in the metadata."""
+    prior = fit_prior(tune, args.share, args.offset)
+    loaded.model.restraint = Restraint(
+        stem_offset_db=prior.stem_offset_db,
+        stem_scale=prior.stem_scale,
+        spread_shrink=args.spread_shrink,
+        dead_zone_db=args.dead_zone,
+    )
+    result = score(tune, loaded.model.restraint)
+    metadata = dict(loaded.metadata)
+    metadata["restraint_fit"] = {
+        "tune": args.tune,
+        "draws": args.draws,
+        "seed": args.seed,
+        "share": args.share,
+        "offset": args.offset,
+        "tune_scores": {k: np.round(v, 3).tolist() for k, v in result.items()},
+    }
+    save_checkpoint(args.write, loaded.model, metadata)
+    print(f"{args.write}: {loaded.model.restraint.to_dict()}")
+    print(f"on --tune: a {_cells(result['a'])}, b {_cells(result['b'])}, undo {result['undo']:.1%}")
+
+
 def _cells(values: np.ndarray) -> str:
     return " / ".join(f"{v:.2f}" for v in values) + f" ({values.mean():.2f})"
 
@@ -155,11 +183,20 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write", type=Path, help="write the model with the chosen restraint")
+    parser.add_argument("--share", type=float, default=0.25, help="prior: undamaged share p")
+    parser.add_argument("--offset", action="store_true", help="prior: remove the clean mean")
+    parser.add_argument("--dead-zone", type=float, default=0.0)
+    parser.add_argument("--spread-shrink", type=float, default=0.0)
     args = parser.parse_args()
     path = resolve(args.model)
-    model = open_model(path).model
+    loaded = open_model(path)
+    model = loaded.model
     model.restraint = Restraint()  # raw medians: every option is applied here
     tune = [s for spec in args.tune for s in collect(spec, model, path, args.draws, args.seed)]
+    if args.write:
+        write(args, loaded, tune)
+        return
     tests = {spec: collect(spec, model, path, args.draws, args.seed) for spec in args.test}
     options: dict[str, Restraint] = {"none (median)": Restraint()}
     for zone in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0):

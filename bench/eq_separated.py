@@ -128,7 +128,7 @@ def main() -> None:
         compare = [str(SEED_CHECKPOINT)] if SEED_CHECKPOINT.is_file() else []
     models = {args.model: open_model(args.model).model}
     for other in compare:
-        label = "seed checkpoint" if Path(other) == SEED_CHECKPOINT else other
+        label = "seed checkpoint" if Path(other).resolve() == SEED_CHECKPOINT else other
         models[label] = open_model(other).model
     began = time.perf_counter()
     data = separations(args.data, args.split, args.separator)

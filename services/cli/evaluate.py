@@ -105,7 +105,7 @@ def eq(
         loaded = open_model(model)
         models = {model: loaded.model}
         for other in compare:
-            name = "seed checkpoint" if Path(other) == SEED_CHECKPOINT else other
+            name = "seed checkpoint" if Path(other).resolve() == SEED_CHECKPOINT else other
             models.setdefault(name, open_model(other).model)
         results = evaluate_models(data, split, models, draws, seed, max_seconds, log=err.print)
         summaries = {name: summarise(cases) for name, cases in results.items()}
