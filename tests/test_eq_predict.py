@@ -222,6 +222,8 @@ def test_bundled_model_undoes_damage_on_held_out_stems(
     summary = summarise(cases)
     assert summary["cases"] >= 25
     assert summary["undo_rate"] >= 0.8, summary
+    if root == MUSDB7:  # issue #22: a stem that needs nothing is left nearly flat (all 14: <= 1.5)
+        assert max(summary["clean_error"][b] for b in ("low", "mid", "high")) <= 1.8, summary
     assert summary["mae_per_stem"]["overall"] < summary["zero_prediction_mae"]["overall"]
 
 
