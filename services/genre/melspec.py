@@ -26,9 +26,9 @@ N_MELS = 96
 #: Frames of one patch: librosa.time_to_frames(3 s) + 1, the input length the models trained on.
 PATCH_FRAMES = 187
 PATCH_SECONDS = PATCH_FRAMES * HOP / TAGGER_RATE
-#: Most patches judged per track, spread evenly over its whole length (24 s of a long song):
+#: Most patches judged per track, spread evenly over its whole length (12 s of a long song):
 #: the network's time grows with patches, and the genre stage must stay within 2 s a song.
-MAX_PATCHES = 8
+MAX_PATCHES = 4
 
 
 @functools.cache

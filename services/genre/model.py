@@ -79,6 +79,7 @@ def build_genrenet(
     n_classes: int = 10,
     lr: float = 1e-3,
     weight_decay: float = 0.0,
+    name: str = "genrenet",
 ):
     """A compiled GenreNet (untrained); Adam as the seed, AdamW when `weight_decay` > 0."""
     keras = keras_module()
@@ -86,7 +87,7 @@ def build_genrenet(
     for width in HIDDEN:
         layers += [keras.layers.Dense(width, activation="relu"), keras.layers.Dropout(DROPOUT)]
     layers.append(keras.layers.Dense(n_classes, activation="softmax", name="genre"))
-    model = keras.Sequential(layers, name="genrenet")
+    model = keras.Sequential(layers, name=name)
     model.compile(
         optimizer=(
             keras.optimizers.AdamW(learning_rate=lr, weight_decay=weight_decay)
