@@ -18,6 +18,10 @@ need nothing), then applied unchanged to the --test data. Constants are chosen o
     .venv/bin/python bench/eq_posthoc.py --tune ../shared/audio/musdb18-7:train \
         --test ../shared/audio/musdb18-7:valid [--model default] [--draws 10]
 
+With --loo, the per-stem prior options are also scored by leave-one-track-out on --tune
+(factors fitted on the other songs, scored on the held-out one): the fit is then not scored on
+the songs it was fitted to.
+
 With --write OUT, it instead fits the chosen restraint (--share, --offset, --dead-zone,
 --spread-shrink) on --tune and writes the model with it to OUT (a StemDeck checkpoint whose
 metadata records the restraint and how it was chosen): how the bundled model was made.
@@ -183,6 +187,7 @@ def main() -> None:
     parser.add_argument("--model", default="default")
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--loo", action="store_true", help="leave-one-track-out on --tune")
     parser.add_argument("--write", type=Path, help="write the model with the chosen restraint")
     parser.add_argument("--share", type=float, default=0.25, help="prior: undamaged share p")
     parser.add_argument("--offset", action="store_true", help="prior: remove the clean mean")
@@ -223,9 +228,47 @@ def main() -> None:
                 f"{_cells(result['c'])} | {result['undo']:.1%} |",
                 flush=True,
             )
-    for name, restraint in options.items():
-        if restraint.stem_scale:
-            print(f"\n{name}: {restraint.to_dict()}")
+    if args.loo:
+        leave_one_out(tune)
+
+
+#: Prior options compared by leave-one-track-out: (share, offset, dead zone, spread shrink).
+LOO_OPTIONS = (
+    (0.25, True, 2.0, 0.5),
+    (0.25, False, 2.0, 0.5),
+    (0.0, False, 2.0, 0.5),
+    (0.25, False, 2.5, 0.0),
+    (0.5, False, 1.5, 0.5),
+    (0.0, False, 2.5, 0.5),
+)
+
+
+def leave_one_out(stems: list[StemRaw]) -> None:
+    """Each prior option fitted on all songs but one and scored on that one, pooled."""
+    tracks = sorted({s.track for s in stems})
+    print(f"\nleave-one-track-out over {len(tracks)} songs")
+    print("| share, offset, dead zone, k | (a) MAE damaged | (b) clean-stem error | undo |")
+    print("|---|---|---|---:|")
+    for share, offset, zone, k in LOO_OPTIONS:
+        totals = {"a": np.zeros(3), "b": np.zeros(3), "undo": 0.0}
+        for track in tracks:
+            held = [s for s in stems if s.track == track]
+            prior = fit_prior([s for s in stems if s.track != track], share, offset)
+            restraint = Restraint(
+                stem_offset_db=prior.stem_offset_db,
+                stem_scale=prior.stem_scale,
+                spread_shrink=k,
+                dead_zone_db=zone,
+            )
+            result = score(held, restraint)
+            for key in totals:
+                totals[key] = totals[key] + result[key] * len(held)
+        a, b = totals["a"] / len(stems), totals["b"] / len(stems)
+        print(
+            f"| {share:g}, {'offset' if offset else 'no offset'}, {zone:g}, {k:g} | "
+            f"{_cells(a)} | {_cells(b)} | {totals['undo'] / len(stems):.1%} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
