@@ -56,7 +56,9 @@ export function formatTime(seconds: number, tenths = true): string {
   const s = Math.max(0, seconds);
   const minutes = Math.floor(s / 60);
   const rest = s - minutes * 60;
-  const text = tenths ? rest.toFixed(1).padStart(4, "0") : Math.floor(rest).toString().padStart(2, "0");
+  const text = tenths
+    ? rest.toFixed(1).padStart(4, "0")
+    : Math.floor(rest).toString().padStart(2, "0");
   return `${minutes}:${text}`;
 }
 

@@ -38,7 +38,9 @@ export function clampGain(db: number): number {
 
 /** The Auto-EQ's recommendation as {band: dB} (the worker writes a dict; a list is in band
  * order), or null when there is none. */
-export function recommendedGains(gains: Record<string, number> | number[] | undefined): EqGains | null {
+export function recommendedGains(
+  gains: Record<string, number> | number[] | undefined,
+): EqGains | null {
   if (!gains) return null;
   const out = flatGains();
   EQ_BANDS.forEach((band, i) => {
@@ -49,7 +51,11 @@ export function recommendedGains(gains: Record<string, number> | number[] | unde
 }
 
 /** One band as a BiquadFilterNode at `gainDb`. */
-export function createBand(ctx: BaseAudioContext, band: BandDefinition, gainDb: number): BiquadFilterNode {
+export function createBand(
+  ctx: BaseAudioContext,
+  band: BandDefinition,
+  gainDb: number,
+): BiquadFilterNode {
   const node = ctx.createBiquadFilter();
   node.type = band.type;
   node.frequency.value = band.frequency;
@@ -66,7 +72,10 @@ export function createEq(ctx: BaseAudioContext, gains: EqGains): BiquadFilterNod
 }
 
 /** Magnitude response in dB of `nodes` in series at `frequencies` Hz. */
-export function responseDb(nodes: BiquadFilterNode[], frequencies: Float32Array<ArrayBuffer>): Float32Array {
+export function responseDb(
+  nodes: BiquadFilterNode[],
+  frequencies: Float32Array<ArrayBuffer>,
+): Float32Array {
   const total = new Float32Array(frequencies.length);
   const magnitude = new Float32Array(frequencies.length);
   const phase = new Float32Array(frequencies.length);
@@ -79,6 +88,11 @@ export function responseDb(nodes: BiquadFilterNode[], frequencies: Float32Array<
 
 export function bandLabel(band: BandDefinition): string {
   const hz = band.frequency >= 1000 ? `${band.frequency / 1000} kHz` : `${band.frequency} Hz`;
-  const kind = band.type === "peaking" ? `peak, Q ${band.Q}` : band.type === "lowshelf" ? "low shelf" : "high shelf";
+  const kind =
+    band.type === "peaking"
+      ? `peak, Q ${band.Q}`
+      : band.type === "lowshelf"
+        ? "low shelf"
+        : "high shelf";
   return `${hz} ${kind}`;
 }

@@ -59,7 +59,11 @@ export function cloneState(state: MixState): MixState {
 }
 
 /** Build the graph for `state` in `ctx`; its output goes to ctx.destination. */
-export function buildMixGraph(ctx: BaseAudioContext, state: MixState, withMeter: boolean): MixGraph {
+export function buildMixGraph(
+  ctx: BaseAudioContext,
+  state: MixState,
+  withMeter: boolean,
+): MixGraph {
   const master = ctx.createGain();
   master.connect(ctx.destination);
   let meter: AnalyserNode | null = null;
@@ -145,9 +149,14 @@ export async function renderMix(
   const rate = first.sampleRate;
   const total = Math.max(...buffers.map((b) => b.length));
   const from = Math.min(total, Math.round(start * rate));
-  const frames = seconds === undefined ? total - from : Math.min(total - from, Math.round(seconds * rate));
+  const frames =
+    seconds === undefined ? total - from : Math.min(total - from, Math.round(seconds * rate));
   const channels = Math.max(...buffers.map((b) => b.numberOfChannels));
-  const ctx = new OfflineAudioContext({ numberOfChannels: channels, length: Math.max(1, frames), sampleRate: rate });
+  const ctx = new OfflineAudioContext({
+    numberOfChannels: channels,
+    length: Math.max(1, frames),
+    sampleRate: rate,
+  });
   const graph = buildMixGraph(ctx, state, false);
   startSources(graph, buffers, 0, from / rate, null, frames / rate);
   return ctx.startRendering();

@@ -13,7 +13,9 @@ export const MAX_FILES = 100;
 /** The server's default upload limit (STEMDECK_MAX_UPLOAD_MB); a larger file gets a warning. */
 const DEFAULT_LIMIT_BYTES = 200 * 1024 * 1024;
 const AUDIO_EXTENSIONS = new Set(
-  "wav wave flac mp3 ogg oga opus m4a m4b aac mp4 m4v webm mka mkv aif aiff aifc caf wma alac ac3 amr 3gp mov".split(" "),
+  "wav wave flac mp3 ogg oga opus m4a m4b aac mp4 m4v webm mka mkv aif aiff aifc caf wma alac ac3 amr 3gp mov".split(
+    " ",
+  ),
 );
 const OPTIONS_STORAGE = "stemdeck.options";
 
@@ -27,20 +29,25 @@ export interface FileCheck {
 export function checkFiles(files: File[]): FileCheck {
   const refused: string[] = [];
   const warnings: string[] = [];
-  if (files.length > MAX_FILES) refused.push(`${files.length} files: an album can have at most ${MAX_FILES}.`);
+  if (files.length > MAX_FILES)
+    refused.push(`${files.length} files: an album can have at most ${MAX_FILES}.`);
   const names = new Set<string>();
   for (const file of files) {
     if (file.size === 0) refused.push(`“${file.name}” is empty (0 bytes).`);
     const extension = file.name.includes(".") ? file.name.split(".").pop()!.toLowerCase() : "";
     const looksAudio =
-      file.type.startsWith("audio/") || file.type.startsWith("video/") || AUDIO_EXTENSIONS.has(extension);
+      file.type.startsWith("audio/") ||
+      file.type.startsWith("video/") ||
+      AUDIO_EXTENSIONS.has(extension);
     if (!looksAudio && file.size > 0) {
       warnings.push(
         `“${file.name}” does not look like audio (${file.type || "unknown type"}); sending it anyway, the server will check it.`,
       );
     }
     if (file.size > DEFAULT_LIMIT_BYTES) {
-      warnings.push(`“${file.name}” is ${formatBytes(file.size)}; servers refuse files over 200 MB unless set otherwise.`);
+      warnings.push(
+        `“${file.name}” is ${formatBytes(file.size)}; servers refuse files over 200 MB unless set otherwise.`,
+      );
     }
     if (names.has(file.name)) warnings.push(`“${file.name}” was dropped twice.`);
     names.add(file.name);
@@ -58,15 +65,28 @@ interface Options {
 function loadOptions(): Options {
   const defaults: Options = { stems: "four", format: "wav", model: "", album: "" };
   try {
-    return { ...defaults, ...(JSON.parse(localStorage.getItem(OPTIONS_STORAGE) ?? "{}") as Partial<Options>), album: "" };
+    return {
+      ...defaults,
+      ...(JSON.parse(localStorage.getItem(OPTIONS_STORAGE) ?? "{}") as Partial<Options>),
+      album: "",
+    };
   } catch {
     return defaults;
   }
 }
 
-function select(label: string, name: string, value: string, choices: [string, string][]): HTMLElement {
+function select(
+  label: string,
+  name: string,
+  value: string,
+  choices: [string, string][],
+): HTMLElement {
   const id = uid(name);
-  const element = h("select", { id, name }, ...choices.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
+  const element = h(
+    "select",
+    { id, name },
+    ...choices.map(([v, text]) => h("option", { value: v, selected: v === value }, text)),
+  );
   return h("div", { class: "field" }, h("label", { for: id }, label), element);
 }
 
@@ -75,7 +95,10 @@ export function modelFacts(model: ModelInfo): string {
   const facts: string[] = [];
   if (model.quality) facts.push(`${model.quality.sdr_db} dB SDR (${model.quality.measured_on})`);
   else if (model.quality_note) facts.push(model.quality_note);
-  if (model.speed) facts.push(`real-time factor ${model.speed.real_time_factor.toFixed(2)} on this server (${model.speed.device})`);
+  if (model.speed)
+    facts.push(
+      `real-time factor ${model.speed.real_time_factor.toFixed(2)} on this server (${model.speed.device})`,
+    );
   if (model.parameters) facts.push(`${(model.parameters / 1e6).toFixed(1)} M parameters`);
   if (model.licence) facts.push(`licence: ${model.licence}`);
   return facts.join(" · ");
@@ -97,7 +120,13 @@ class ModelPicker {
       h("option", { value: "" }, "Server default"),
     ) as HTMLSelectElement;
     this.about = h("p", { class: "muted model-about", "data-testid": "model-about" });
-    this.root = h("div", { class: "field model-field" }, h("label", { for: id }, "Separator model"), this.select, this.about);
+    this.root = h(
+      "div",
+      { class: "field model-field" },
+      h("label", { for: id }, "Separator model"),
+      this.select,
+      this.about,
+    );
   }
 
   async load(): Promise<void> {
@@ -109,13 +138,20 @@ class ModelPicker {
       return;
     }
     const current = this.select.value || this.wanted;
-    const chosen = this.models.some((m) => m.name === current) ? current : (this.models.find((m) => m.default)?.name ?? "");
+    const chosen = this.models.some((m) => m.name === current)
+      ? current
+      : (this.models.find((m) => m.default)?.name ?? "");
     this.select.replaceChildren(
       ...this.models.map((m) =>
-        h("option", { value: m.name, selected: m.name === chosen }, `${m.name}${m.default ? " (default)" : ""} — ${m.description}`),
+        h(
+          "option",
+          { value: m.name, selected: m.name === chosen },
+          `${m.name}${m.default ? " (default)" : ""} — ${m.description}`,
+        ),
       ),
     );
-    if (!this.models.length) this.select.append(h("option", { value: "" }, "Server default (no model installed)"));
+    if (!this.models.length)
+      this.select.append(h("option", { value: "" }, "Server default (no model installed)"));
     this.select.value = chosen;
     this.describe();
   }
@@ -126,9 +162,19 @@ class ModelPicker {
   }
 }
 
-function textField(label: string, name: string, value: string, attrs: Record<string, string> = {}): HTMLElement {
+function textField(
+  label: string,
+  name: string,
+  value: string,
+  attrs: Record<string, string> = {},
+): HTMLElement {
   const id = uid(name);
-  return h("div", { class: "field" }, h("label", { for: id }, label), h("input", { id, name, value, ...attrs }));
+  return h(
+    "div",
+    { class: "field" },
+    h("label", { for: id }, label),
+    h("input", { id, name, value, ...attrs }),
+  );
 }
 
 export class HomeView {
@@ -158,15 +204,33 @@ export class HomeView {
     });
     const choose = h(
       "button",
-      { type: "button", class: "primary", onclick: () => this.input.click(), "aria-label": "Choose files to upload" },
+      {
+        type: "button",
+        class: "primary",
+        onclick: () => this.input.click(),
+        "aria-label": "Choose files to upload",
+      },
       "Choose files",
     );
     const zone = h(
       "div",
-      { class: "dropzone", role: "region", "aria-label": "Drop songs here to upload", "data-testid": "dropzone" },
+      {
+        class: "dropzone",
+        role: "region",
+        "aria-label": "Drop songs here to upload",
+        "data-testid": "dropzone",
+      },
       h("div", { class: "drop-icon", "aria-hidden": "true" }, "♫"),
-      h("p", { class: "drop-title" }, "Drop a song here to split it into vocals, drums, bass and other"),
-      h("p", { class: "muted" }, "Drop several files for an album. WAV, FLAC, MP3, OGG, M4A and more."),
+      h(
+        "p",
+        { class: "drop-title" },
+        "Drop a song here to split it into vocals, drums, bass and other",
+      ),
+      h(
+        "p",
+        { class: "muted" },
+        "Drop several files for an album. WAV, FLAC, MP3, OGG, M4A and more.",
+      ),
       choose,
       this.input,
     );
@@ -198,15 +262,25 @@ export class HomeView {
         ["mp3", "MP3"],
       ]),
       this.picker.root,
-      textField("Album title (several files)", "album", "", { placeholder: "from the files' tags" }),
-      textField("API key (if the server needs one)", "apikey", apiKey(), { type: "password", autocomplete: "off" }),
+      textField("Album title (several files)", "album", "", {
+        placeholder: "from the files' tags",
+      }),
+      textField("API key (if the server needs one)", "apikey", apiKey(), {
+        type: "password",
+        autocomplete: "off",
+      }),
     );
     this.optionsForm.addEventListener("change", (event) => {
       this.saveOptions();
-      if ((event.target as HTMLElement | null)?.getAttribute("name") === "apikey") void this.picker.load();
+      if ((event.target as HTMLElement | null)?.getAttribute("name") === "apikey")
+        void this.picker.load();
     });
 
-    this.status = h("div", { class: "upload-status", "aria-live": "polite", "data-testid": "upload-status" });
+    this.status = h("div", {
+      class: "upload-status",
+      "aria-live": "polite",
+      "data-testid": "upload-status",
+    });
     this.recentList = h("ul", { class: "recent-list", "data-testid": "recent-list" });
     this.root = h(
       "div",
@@ -218,19 +292,29 @@ export class HomeView {
         h("details", { class: "options" }, h("summary", null, "Options"), this.optionsForm),
         this.status,
       ),
-      h("section", { class: "card recent", "aria-labelledby": "recent-title" }, h("h2", { id: "recent-title" }, "Recent"), this.recentList),
+      h(
+        "section",
+        { class: "card recent", "aria-labelledby": "recent-title" },
+        h("h2", { id: "recent-title" }, "Recent"),
+        this.recentList,
+      ),
     );
     void this.renderRecent();
     void this.picker.load();
   }
 
   private field(name: string): string {
-    const element = this.optionsForm.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement | null;
+    const element = this.optionsForm.elements.namedItem(name) as
+      HTMLInputElement | HTMLSelectElement | null;
     return element?.value.trim() ?? "";
   }
 
   private saveOptions(): void {
-    const options = { stems: this.field("stems"), format: this.field("format"), model: this.field("model") };
+    const options = {
+      stems: this.field("stems"),
+      format: this.field("format"),
+      model: this.field("model"),
+    };
     localStorage.setItem(OPTIONS_STORAGE, JSON.stringify(options));
     setApiKey(this.field("apikey"));
   }
@@ -239,7 +323,13 @@ export class HomeView {
   async submit(files: File[]): Promise<void> {
     if (!files.length) return;
     if (this.upload) {
-      this.status.append(h("p", { class: "warning" }, "An upload is already running; drop the next one when it is done."));
+      this.status.append(
+        h(
+          "p",
+          { class: "warning" },
+          "An upload is already running; drop the next one when it is done.",
+        ),
+      );
       return;
     }
     this.saveOptions();
@@ -248,7 +338,12 @@ export class HomeView {
     for (const warning of check.warnings) this.status.append(h("p", { class: "warning" }, warning));
     if (check.refused.length) {
       this.status.append(
-        h("div", { class: "error", role: "alert" }, h("strong", null, "Not sent: "), ...check.refused.map((r) => h("div", null, r))),
+        h(
+          "div",
+          { class: "error", role: "alert" },
+          h("strong", null, "Not sent: "),
+          ...check.refused.map((r) => h("div", null, r)),
+        ),
       );
       return;
     }
@@ -264,14 +359,26 @@ export class HomeView {
     const what = album ? `${files.length} files` : `“${files[0]!.name}”`;
     const bar = h("progress", { max: 100, value: 0, "aria-label": "Upload progress" });
     const text = h("span", { "data-testid": "upload-text" }, `Uploading ${what}… 0%`);
-    const cancel = h("button", { type: "button", class: "ghost", onclick: () => this.upload?.abort(), "aria-label": "Cancel the upload" }, "Cancel");
+    const cancel = h(
+      "button",
+      {
+        type: "button",
+        class: "ghost",
+        onclick: () => this.upload?.abort(),
+        "aria-label": "Cancel the upload",
+      },
+      "Cancel",
+    );
     const started = performance.now();
-    this.status.append(h("div", { class: "uploading" }, h("div", { class: "row" }, text, cancel), bar));
+    this.status.append(
+      h("div", { class: "uploading" }, h("div", { class: "row" }, text, cancel), bar),
+    );
     this.upload = uploadForm<unknown>(album ? "/v1/batches" : "/v1/jobs", form, (loaded, size) => {
       const percent = Math.floor((100 * loaded) / (size || total || 1));
       bar.value = percent;
       const rate = loaded / Math.max(0.001, (performance.now() - started) / 1000);
-      const left = rate > 0 && loaded < size ? ` · ${formatDuration((size - loaded) / rate)} left` : "";
+      const left =
+        rate > 0 && loaded < size ? ` · ${formatDuration((size - loaded) / rate)} left` : "";
       text.textContent = `Uploading ${what}… ${percent}% (${formatBytes(loaded)} of ${formatBytes(size || total)})${left}`;
     });
     try {
@@ -280,11 +387,22 @@ export class HomeView {
       text.textContent = `Uploaded ${what}; queued on the server.`;
       if (album) {
         const batch = record as Batch;
-        remember({ kind: "batch", id: batch.id, title: batch.title, created: Date.now(), tracks: batch.job_ids.length });
+        remember({
+          kind: "batch",
+          id: batch.id,
+          title: batch.title,
+          created: Date.now(),
+          tracks: batch.job_ids.length,
+        });
         if (!this.disposed) location.hash = `#/batches/${batch.id}`;
       } else {
         const job = record as Job;
-        remember({ kind: "job", id: job.id, title: job.title || job.input?.filename || job.id, created: Date.now() });
+        remember({
+          kind: "job",
+          id: job.id,
+          title: job.title || job.input?.filename || job.id,
+          created: Date.now(),
+        });
         if (!this.disposed) location.hash = `#/jobs/${job.id}`;
       }
     } catch (error) {
@@ -308,7 +426,13 @@ export class HomeView {
     const entries = recentEntries();
     this.recentList.replaceChildren();
     if (!entries.length) {
-      this.recentList.append(h("li", { class: "muted empty" }, "Nothing yet. Your uploads from this browser appear here."));
+      this.recentList.append(
+        h(
+          "li",
+          { class: "muted empty" },
+          "Nothing yet. Your uploads from this browser appear here.",
+        ),
+      );
       return;
     }
     const rows = entries.map((entry) => this.recentRow(entry));
@@ -349,7 +473,8 @@ export class HomeView {
         status.textContent = `${statusWord(data.status)}${data.status === "running" ? ` ${Math.floor(data.progress)}%` : ""}`;
         status.dataset.status = data.status;
       } catch (error) {
-        status.textContent = error instanceof ApiError && error.status === 404 ? "Expired" : "Unknown";
+        status.textContent =
+          error instanceof ApiError && error.status === 404 ? "Expired" : "Unknown";
         status.dataset.status = "failed";
         if (error instanceof ApiError) status.title = error.message;
       }

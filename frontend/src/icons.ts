@@ -13,5 +13,9 @@ const PATHS: Record<string, string> = {
 };
 
 export function icon(name: keyof typeof PATHS & string): SVGSVGElement {
-  return svg("svg", { viewBox: "0 0 24 24", class: `icon icon-${name}`, "aria-hidden": "true", focusable: "false" }, svg("path", { d: PATHS[name]! }));
+  return svg(
+    "svg",
+    { viewBox: "0 0 24 24", class: `icon icon-${name}`, "aria-hidden": "true", focusable: "false" },
+    svg("path", { d: PATHS[name]! }),
+  );
 }

@@ -12,7 +12,9 @@ const CHIP_MIN_PROBABILITY = 0.1;
 
 /** The tagger's tags worth showing: likely enough, best first, at most CHIP_COUNT. */
 export function tagChips(tags: GenreTag[] | undefined): HTMLElement | null {
-  const shown = (tags ?? []).filter((t) => t.probability >= CHIP_MIN_PROBABILITY).slice(0, CHIP_COUNT);
+  const shown = (tags ?? [])
+    .filter((t) => t.probability >= CHIP_MIN_PROBABILITY)
+    .slice(0, CHIP_COUNT);
   if (!shown.length) return null;
   return h(
     "ul",
@@ -41,7 +43,12 @@ export function stemColour(name: string, index: number): string {
 }
 
 export function genreBadge(genre: GenreResult | undefined): HTMLElement {
-  if (!genre) return h("span", { class: "genre-badge pending", "data-testid": "genre-badge" }, "Genre: pending");
+  if (!genre)
+    return h(
+      "span",
+      { class: "genre-badge pending", "data-testid": "genre-badge" },
+      "Genre: pending",
+    );
   if (!genre.label) {
     return h(
       "span",
@@ -60,7 +67,14 @@ export function genreBadge(genre: GenreResult | undefined): HTMLElement {
     h(
       "ol",
       null,
-      ...top.map((g) => h("li", null, `${capitalise(g.label)} `, h("span", { class: "muted" }, `${Math.round(g.probability * 100)}%`))),
+      ...top.map((g) =>
+        h(
+          "li",
+          null,
+          `${capitalise(g.label)} `,
+          h("span", { class: "muted" }, `${Math.round(g.probability * 100)}%`),
+        ),
+      ),
     ),
   );
   return h(
@@ -106,7 +120,8 @@ export function energyChart(
   const step = ceiling - floor > 60 ? 20 : 10;
   const end = Math.max(duration, values.length * energy.hop_s, 1e-3);
   const x = (t: number) => pad.left + ((width - pad.left - pad.right) * t) / end;
-  const y = (db: number) => pad.top + ((height - pad.top - pad.bottom) * (ceiling - db)) / (ceiling - floor);
+  const y = (db: number) =>
+    pad.top + ((height - pad.top - pad.bottom) * (ceiling - db)) / (ceiling - floor);
   // each value is the level of one hop: drawn at the hop's middle, held to its edges
   const points: [number, number][] = [];
   values.forEach((v, i) => {
@@ -114,7 +129,9 @@ export function energyChart(
     const stop = Math.min(end, start + energy.hop_s);
     points.push([x(start), y(v)], [x(stop), y(v)]);
   });
-  const line = points.map(([px, py], i) => `${i ? "L" : "M"}${px.toFixed(1)},${py.toFixed(1)}`).join(" ");
+  const line = points
+    .map(([px, py], i) => `${i ? "L" : "M"}${px.toFixed(1)},${py.toFixed(1)}`)
+    .join(" ");
   const area = `${line} L${x(end).toFixed(1)},${y(floor)} L${x(0)},${y(floor)} Z`;
   const chart = svg("svg", {
     viewBox: `0 0 ${width} ${height}`,
@@ -134,7 +151,13 @@ export function energyChart(
   for (let i = 0; i <= ticks; i += 1) {
     const t = (end * i) / ticks;
     const anchor = i === 0 ? "start" : i === ticks ? "end" : "middle";
-    chart.append(svg("text", { x: x(t), y: height - 8, "text-anchor": anchor, class: "axis" }, formatTime(t, end < 20)));
+    chart.append(
+      svg(
+        "text",
+        { x: x(t), y: height - 8, "text-anchor": anchor, class: "axis" },
+        formatTime(t, end < 20),
+      ),
+    );
   }
   chart.append(
     svg("path", { d: area, class: "energy-area" }),
@@ -146,23 +169,53 @@ export function energyChart(
 
 /** Where the centroid and rolloff sit on a log frequency axis, 20 Hz – 20 kHz. */
 function spectrumScale(centroid: number | undefined, rolloff: number | undefined): HTMLElement {
-  const position = (hz: number) => `${(100 * Math.log10(Math.max(20, Math.min(20000, hz)) / 20)) / 3}%`;
+  const position = (hz: number) =>
+    `${(100 * Math.log10(Math.max(20, Math.min(20000, hz)) / 20)) / 3}%`;
   const marks = [20, 100, 1000, 10000, 20000].map((hz) =>
-    h("span", { class: "scale-tick", style: `left:${position(hz)}` }, hz >= 1000 ? `${hz / 1000}k` : `${hz}`),
+    h(
+      "span",
+      { class: "scale-tick", style: `left:${position(hz)}` },
+      hz >= 1000 ? `${hz / 1000}k` : `${hz}`,
+    ),
   );
   return h(
     "div",
     { class: "spectrum-scale", "aria-hidden": "true" },
     ...marks,
-    centroid ? h("span", { class: "marker centroid", style: `left:${position(centroid)}`, title: "spectral centroid" }) : null,
-    rolloff ? h("span", { class: "marker rolloff", style: `left:${position(rolloff)}`, title: "85 % rolloff" }) : null,
+    centroid
+      ? h("span", {
+          class: "marker centroid",
+          style: `left:${position(centroid)}`,
+          title: "spectral centroid",
+        })
+      : null,
+    rolloff
+      ? h("span", {
+          class: "marker rolloff",
+          style: `left:${position(rolloff)}`,
+          title: "85 % rolloff",
+        })
+      : null,
   );
 }
 
-const hz = (value: number | undefined) => (value === undefined ? "—" : value >= 1000 ? `${(value / 1000).toFixed(2)} kHz` : `${Math.round(value)} Hz`);
+const hz = (value: number | undefined) =>
+  value === undefined
+    ? "—"
+    : value >= 1000
+      ? `${(value / 1000).toFixed(2)} kHz`
+      : `${Math.round(value)} Hz`;
 
-export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult | undefined, stemOrder: string[]): HTMLElement {
-  const panel = h("section", { class: "card analysis", "aria-labelledby": "analysis-title", "data-testid": "analysis" });
+export function analysisPanel(
+  analysis: Analysis | undefined,
+  genre: GenreResult | undefined,
+  stemOrder: string[],
+): HTMLElement {
+  const panel = h("section", {
+    class: "card analysis",
+    "aria-labelledby": "analysis-title",
+    "data-testid": "analysis",
+  });
   panel.append(h("div", { class: "card-head" }, h("h2", { id: "analysis-title" }, "Analysis")));
   if (!analysis) {
     panel.append(h("p", { class: "muted" }, "The analysis is not ready yet."));
@@ -172,7 +225,9 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
     panel.append(h("p", { class: "muted" }, analysis.note));
     return panel;
   }
-  const tempoHint = analysis.tempo_source ? `beats tracked on the ${analysis.tempo_source}` : undefined;
+  const tempoHint = analysis.tempo_source
+    ? `beats tracked on the ${analysis.tempo_source}`
+    : undefined;
   const keyHint =
     analysis.key_correlation !== undefined
       ? `fit r = ${analysis.key_correlation.toFixed(2)}${analysis.key_runner_up ? ` · next: ${analysis.key_runner_up}` : ""}`
@@ -181,14 +236,22 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
     h(
       "div",
       { class: "stats" },
-      stat("Tempo", analysis.tempo_bpm !== undefined ? `${analysis.tempo_bpm.toFixed(1)} BPM` : "—", tempoHint),
+      stat(
+        "Tempo",
+        analysis.tempo_bpm !== undefined ? `${analysis.tempo_bpm.toFixed(1)} BPM` : "—",
+        tempoHint,
+      ),
       stat("Key", analysis.key ?? "—", keyHint),
       stat(
         "Loudness",
         analysis.loudness_lufs !== undefined ? formatDb(analysis.loudness_lufs, 1, "LUFS") : "—",
         "integrated, ITU-R BS.1770",
       ),
-      stat("True peak", analysis.true_peak_dbtp !== undefined ? formatDb(analysis.true_peak_dbtp, 1, "dBTP") : "—", "4× oversampled"),
+      stat(
+        "True peak",
+        analysis.true_peak_dbtp !== undefined ? formatDb(analysis.true_peak_dbtp, 1, "dBTP") : "—",
+        "4× oversampled",
+      ),
     ),
   );
   if (analysis.energy) {
@@ -199,7 +262,9 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
       const width = Math.round(box.clientWidth);
       if (width < 50 || width === drawn) return;
       drawn = width;
-      box.replaceChildren(energyChart(energy, analysis.duration_s ?? 0, width, width < 500 ? 160 : 200));
+      box.replaceChildren(
+        energyChart(energy, analysis.duration_s ?? 0, width, width < 500 ? 160 : 200),
+      );
     };
     new ResizeObserver(draw).observe(box);
     panel.append(
@@ -207,7 +272,11 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
         "figure",
         { class: "chart" },
         box,
-        h("figcaption", { class: "muted" }, `Energy over time (RMS level, ${energy.unit}, one value per ${energy.hop_s} s)`),
+        h(
+          "figcaption",
+          { class: "muted" },
+          `Energy over time (RMS level, ${energy.unit}, one value per ${energy.hop_s} s)`,
+        ),
       ),
     );
   }
@@ -216,11 +285,17 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
     h(
       "div",
       { class: "stats small" },
-      stat("Spectral centroid", hz(analysis.spectral_centroid_hz), "brightness: the spectrum's centre of mass"),
+      stat(
+        "Spectral centroid",
+        hz(analysis.spectral_centroid_hz),
+        "brightness: the spectrum's centre of mass",
+      ),
       stat("Rolloff (85 %)", hz(analysis.spectral_rolloff_hz), "85 % of the energy lies below"),
       stat(
         "Zero crossings",
-        analysis.zero_crossings_per_s !== undefined ? `${Math.round(analysis.zero_crossings_per_s)} /s` : "—",
+        analysis.zero_crossings_per_s !== undefined
+          ? `${Math.round(analysis.zero_crossings_per_s)} /s`
+          : "—",
         "noisiness",
       ),
     ),
@@ -237,7 +312,13 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
   if (genre?.top3?.length) {
     panel.append(h("h3", null, "Genre"));
     if (genre.uncertain) {
-      panel.append(h("p", { class: "muted genre-note" }, "Uncertain: no genre is more likely than all the others together."));
+      panel.append(
+        h(
+          "p",
+          { class: "muted genre-note" },
+          "Uncertain: no genre is more likely than all the others together.",
+        ),
+      );
     }
     const chips = tagChips(genre.tags);
     panel.append(
@@ -249,7 +330,11 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
             "li",
             null,
             h("span", { class: "genre-name" }, capitalise(g.label)),
-            h("span", { class: "bar" }, h("span", { style: `width:${(g.probability * 100).toFixed(1)}%` })),
+            h(
+              "span",
+              { class: "bar" },
+              h("span", { style: `width:${(g.probability * 100).toFixed(1)}%` }),
+            ),
             h("span", { class: "value" }, `${Math.round(g.probability * 100)}%`),
           ),
         ),
@@ -259,14 +344,23 @@ export function analysisPanel(analysis: Analysis | undefined, genre: GenreResult
   }
   const shares = analysis.stems;
   if (shares) {
-    const names = stemOrder.filter((n) => n in shares).concat(Object.keys(shares).filter((n) => !stemOrder.includes(n)));
+    const names = stemOrder
+      .filter((n) => n in shares)
+      .concat(Object.keys(shares).filter((n) => !stemOrder.includes(n)));
     panel.append(
       h("h3", null, "Stems in the mix"),
       h(
         "div",
-        { class: "share-bar", role: "img", "aria-label": names.map((n) => `${n} ${Math.round(shares[n]!.share * 100)}%`).join(", ") },
+        {
+          class: "share-bar",
+          role: "img",
+          "aria-label": names.map((n) => `${n} ${Math.round(shares[n]!.share * 100)}%`).join(", "),
+        },
         ...names.map((n, i) =>
-          h("span", { style: `width:${(shares[n]!.share * 100).toFixed(2)}%;background:${stemColour(n, i)}`, title: n }),
+          h("span", {
+            style: `width:${(shares[n]!.share * 100).toFixed(2)}%;background:${stemColour(n, i)}`,
+            title: n,
+          }),
         ),
       ),
       h(

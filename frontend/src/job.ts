@@ -16,7 +16,8 @@ export function modelLine(job: Job): string {
   const done = job.results.separation;
   const name = done?.model ?? job.options.model;
   if (!done) return `model ${name}`;
-  const mask = done.soft_mask === undefined ? "" : done.soft_mask ? ", soft mask on" : ", soft mask off";
+  const mask =
+    done.soft_mask === undefined ? "" : done.soft_mask ? ", soft mask on" : ", soft mask off";
   return `stems by model ${name}${mask}`;
 }
 
@@ -46,10 +47,21 @@ export class JobView {
       const { data, serverTime } = await getJson<Job>(`/v1/jobs/${this.id}`);
       this.progress.setClock(serverTime);
       this.update(data);
-      remember({ kind: "job", id: data.id, title: data.title || data.id, created: data.created_at * 1000 });
+      remember({
+        kind: "job",
+        id: data.id,
+        title: data.title || data.id,
+        created: data.created_at * 1000,
+      });
     } catch (error) {
       this.head.replaceChildren(h("h1", null, "Job not available"));
-      this.errorBox.append(h("div", { class: "error", role: "alert" }, error instanceof ApiError ? error.message : String(error)));
+      this.errorBox.append(
+        h(
+          "div",
+          { class: "error", role: "alert" },
+          error instanceof ApiError ? error.message : String(error),
+        ),
+      );
       return;
     }
     if (!ENDED.has(this.job!.status)) {
@@ -66,7 +78,9 @@ export class JobView {
     }
     const source = new EventSource(apiUrl(`/v1/jobs/${this.id}/events`));
     this.events = source;
-    source.addEventListener("job", (event) => this.update(JSON.parse((event as MessageEvent<string>).data) as Job));
+    source.addEventListener("job", (event) =>
+      this.update(JSON.parse((event as MessageEvent<string>).data) as Job),
+    );
     source.addEventListener("end", () => {
       source.close();
       this.events = null;
@@ -113,22 +127,34 @@ export class JobView {
     if (!this.progress.root.isConnected && !this.shown) this.main.prepend(this.progress.root);
     if (job.error) {
       this.errorBox.replaceChildren(
-        h("div", { class: "error", role: "alert" }, h("strong", null, `The ${job.error.stage} stage failed: `), job.error.message),
+        h(
+          "div",
+          { class: "error", role: "alert" },
+          h("strong", null, `The ${job.error.stage} stage failed: `),
+          job.error.message,
+        ),
       );
     }
     if (ENDED.has(job.status)) {
       this.stop();
-      if (!this.shown && job.results.stems && Object.keys(job.results.stems).length) this.showResults(job);
+      if (!this.shown && job.results.stems && Object.keys(job.results.stems).length)
+        this.showResults(job);
     }
   }
 
   private renderHead(job: Job): void {
     const input = job.input;
     const facts = input
-      ? [input.filename, formatDuration(input.duration_s), `${input.format} ${input.sample_rate / 1000} kHz`, formatBytes(input.size_bytes)]
+      ? [
+          input.filename,
+          formatDuration(input.duration_s),
+          `${input.format} ${input.sample_rate / 1000} kHz`,
+          formatBytes(input.size_bytes),
+        ]
       : [];
     const running = !ENDED.has(job.status);
-    const title = job.track_number && job.batch_id ? `${job.track_number}. ${job.title}` : job.title || job.id;
+    const title =
+      job.track_number && job.batch_id ? `${job.track_number}. ${job.title}` : job.title || job.id;
     this.head.replaceChildren(
       h(
         "div",
@@ -142,10 +168,21 @@ export class JobView {
         { class: "muted" },
         facts.join(" · "),
         h("span", { "data-testid": "job-model" }, ` · ${modelLine(job)}`),
-        job.batch_id ? h("span", null, " · ", h("a", { href: `#/batches/${job.batch_id}` }, "the album")) : null,
+        job.batch_id
+          ? h("span", null, " · ", h("a", { href: `#/batches/${job.batch_id}` }, "the album"))
+          : null,
       ),
       running
-        ? h("button", { type: "button", class: "ghost small", "aria-label": "Cancel this job", onclick: () => void this.cancel() }, "Cancel job")
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "ghost small",
+              "aria-label": "Cancel this job",
+              onclick: () => void this.cancel(),
+            },
+            "Cancel job",
+          )
         : "",
     );
   }
@@ -154,7 +191,13 @@ export class JobView {
     try {
       this.update(await postJson<Job>(`/v1/jobs/${this.id}/cancel`));
     } catch (error) {
-      this.errorBox.replaceChildren(h("div", { class: "error", role: "alert" }, error instanceof ApiError ? error.message : String(error)));
+      this.errorBox.replaceChildren(
+        h(
+          "div",
+          { class: "error", role: "alert" },
+          error instanceof ApiError ? error.message : String(error),
+        ),
+      );
     }
   }
 
@@ -165,7 +208,11 @@ export class JobView {
     const details = h(
       "details",
       { class: "card processing" },
-      h("summary", null, `Processing details · ${statusWord(job.status)} in ${formatDuration(Math.max(0, job.updated_at - job.created_at))}`),
+      h(
+        "summary",
+        null,
+        `Processing details · ${statusWord(job.status)} in ${formatDuration(Math.max(0, job.updated_at - job.created_at))}`,
+      ),
       this.progress.root,
       job.results.separation
         ? h(
@@ -175,7 +222,11 @@ export class JobView {
           )
         : null,
     );
-    this.main.replaceChildren(this.mixer.root, analysisPanel(job.results.analysis, job.results.genre, names), details);
+    this.main.replaceChildren(
+      this.mixer.root,
+      analysisPanel(job.results.analysis, job.results.genre, names),
+      details,
+    );
     this.progress.root.classList.add("flat");
     void this.mixer.load();
   }

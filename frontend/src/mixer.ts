@@ -48,7 +48,13 @@ interface StripControls {
 }
 
 function safeName(text: string): string {
-  return text.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, " ").replace(/\s+/g, " ").trim().slice(0, 120) || "StemDeck";
+  return (
+    text
+      .replace(/[\\/:*?"<>|\u0000-\u001f]+/g, " ")
+      .replace(/\s+/g, " ")
+      .trim()
+      .slice(0, 120) || "StemDeck"
+  );
 }
 
 /** Draw the response of `nodes` in series into an EQ graph's path (20 Hz – 20 kHz, ±18 dB). */
@@ -57,7 +63,13 @@ function plotResponse(path: SVGPathElement, nodes: BiquadFilterNode[]): void {
   for (let i = 0; i < CURVE_POINTS; i += 1) freqs[i] = 20 * 1000 ** (i / (CURVE_POINTS - 1));
   const db = responseDb(nodes, freqs);
   const y = (v: number) => 24 - (Math.max(-18, Math.min(18, v)) * 22) / 18;
-  path.setAttribute("d", Array.from(db, (v, i) => `${i ? "L" : "M"}${((120 * i) / (CURVE_POINTS - 1)).toFixed(1)},${y(v).toFixed(1)}`).join(" "));
+  path.setAttribute(
+    "d",
+    Array.from(
+      db,
+      (v, i) => `${i ? "L" : "M"}${((120 * i) / (CURVE_POINTS - 1)).toFixed(1)},${y(v).toFixed(1)}`,
+    ).join(" "),
+  );
 }
 
 function faderText(db: number): string {
@@ -110,7 +122,13 @@ export class MixerView {
     this.eqBase = this.names.map(() => "flat");
     this.state = {
       masterDb: 0,
-      strips: this.names.map((name) => ({ name, volumeDb: 0, muted: false, soloed: false, eq: flatGains() })),
+      strips: this.names.map((name) => ({
+        name,
+        volumeDb: 0,
+        muted: false,
+        soloed: false,
+        eq: flatGains(),
+      })),
     };
     this.status = h("p", { class: "muted loading", "aria-live": "polite" }, "Loading stems…");
     this.body = h("div", { class: "mixer-body" });
@@ -130,7 +148,10 @@ export class MixerView {
     const loaded = this.names.map(() => 0);
     const show = () => {
       const sum = loaded.reduce((a, b) => a + b, 0);
-      const total = Math.max(sum, totals.reduce((a, b) => a + b, 0));
+      const total = Math.max(
+        sum,
+        totals.reduce((a, b) => a + b, 0),
+      );
       const percent = total ? Math.floor((100 * sum) / total) : 0;
       this.status.textContent = `Loading stems… ${percent}% (${formatBytes(sum)} of ${formatBytes(total)})`;
     };
@@ -143,11 +164,14 @@ export class MixerView {
     try {
       const buffers = await Promise.all(
         this.names.map(async (name, i) => {
-          const bytes = await getBytes(links[name] ?? `/v1/jobs/${this.job.id}/stems/${name}`, (got, total) => {
-            loaded[i] = got;
-            if (total) totals[i] = total;
-            show();
-          });
+          const bytes = await getBytes(
+            links[name] ?? `/v1/jobs/${this.job.id}/stems/${name}`,
+            (got, total) => {
+              loaded[i] = got;
+              if (total) totals[i] = total;
+              show();
+            },
+          );
           return ctx.decodeAudioData(bytes);
         }),
       );
@@ -159,7 +183,10 @@ export class MixerView {
       this.player.onEnded = () => this.syncTransport();
     } catch (error) {
       void ctx.close();
-      const message = error instanceof ApiError ? error.message : `the stems could not be decoded: ${String(error)}`;
+      const message =
+        error instanceof ApiError
+          ? error.message
+          : `the stems could not be decoded: ${String(error)}`;
       this.status.replaceWith(h("div", { class: "error", role: "alert" }, message));
       return;
     }
@@ -177,8 +204,27 @@ export class MixerView {
   private build(): void {
     const player = this.player!;
     const title = this.job.title || this.job.id;
-    this.playButton = h("button", { type: "button", class: "play", "aria-label": "Play", "data-testid": "play", onclick: () => this.togglePlay() }, icon("play"));
-    const back = h("button", { type: "button", class: "ghost", "aria-label": "Back to the start", onclick: () => this.seek(0) }, icon("back"));
+    this.playButton = h(
+      "button",
+      {
+        type: "button",
+        class: "play",
+        "aria-label": "Play",
+        "data-testid": "play",
+        onclick: () => this.togglePlay(),
+      },
+      icon("play"),
+    );
+    const back = h(
+      "button",
+      {
+        type: "button",
+        class: "ghost",
+        "aria-label": "Back to the start",
+        onclick: () => this.seek(0),
+      },
+      icon("back"),
+    );
     this.position = h("input", {
       type: "range",
       min: 0,
@@ -191,16 +237,33 @@ export class MixerView {
       onpointerdown: () => (this.seeking = true),
       onpointerup: () => (this.seeking = false),
     });
-    this.timeText = h("span", { class: "time", "aria-live": "off" }, `0:00.0 / ${formatTime(player.duration)}`);
+    this.timeText = h(
+      "span",
+      { class: "time", "aria-live": "off" },
+      `0:00.0 / ${formatTime(player.duration)}`,
+    );
     this.loopButton = h(
       "button",
-      { type: "button", class: "ghost toggle", "aria-pressed": "false", "aria-label": "Loop the selected region", disabled: true, onclick: () => this.toggleLoop() },
+      {
+        type: "button",
+        class: "ghost toggle",
+        "aria-pressed": "false",
+        "aria-label": "Loop the selected region",
+        disabled: true,
+        onclick: () => this.toggleLoop(),
+      },
       icon("loop"),
       h("span", { class: "btn-text" }, "Loop"),
     );
     this.clearLoopButton = h(
       "button",
-      { type: "button", class: "ghost", "aria-label": "Clear the loop region", disabled: true, onclick: () => this.setLoop(null) },
+      {
+        type: "button",
+        class: "ghost",
+        "aria-label": "Clear the loop region",
+        disabled: true,
+        onclick: () => this.setLoop(null),
+      },
       "Clear",
     );
     const masterId = uid("master");
@@ -222,17 +285,46 @@ export class MixerView {
     this.meterFill = h("span", { class: "meter-fill" });
     this.meter = h(
       "div",
-      { class: "meter", role: "meter", "aria-label": "Master output level (dBFS)", "aria-valuemin": -60, "aria-valuemax": 0, "aria-valuenow": -60 },
+      {
+        class: "meter",
+        role: "meter",
+        "aria-label": "Master output level (dBFS)",
+        "aria-valuemin": -60,
+        "aria-valuemax": 0,
+        "aria-valuenow": -60,
+      },
       this.meterFill,
       h("span", { class: "meter-zero", "aria-hidden": "true" }),
     );
     const preset = (label: string | Node, aria: string, apply: () => void, enabled = true) =>
-      h("button", { type: "button", class: "ghost", "aria-label": aria, disabled: !enabled, onclick: () => { apply(); this.changed(); } }, label);
+      h(
+        "button",
+        {
+          type: "button",
+          class: "ghost",
+          "aria-label": aria,
+          disabled: !enabled,
+          onclick: () => {
+            apply();
+            this.changed();
+          },
+        },
+        label,
+      );
     const hasVocals = this.names.includes("vocals");
     const transport = h(
       "div",
       { class: "transport", role: "group", "aria-label": "Transport" },
-      h("div", { class: "transport-main" }, back, this.playButton, this.position, this.timeText, this.loopButton, this.clearLoopButton),
+      h(
+        "div",
+        { class: "transport-main" },
+        back,
+        this.playButton,
+        this.position,
+        this.timeText,
+        this.loopButton,
+        this.clearLoopButton,
+      ),
       h(
         "div",
         { class: "transport-side" },
@@ -246,12 +338,25 @@ export class MixerView {
       "div",
       { class: "presets", role: "group", "aria-label": "Presets" },
       h("span", { class: "muted" }, "Presets"),
-      preset(h("span", { class: "with-icon" }, icon("mic"), "Karaoke"), "Karaoke preset: mute the vocals", () => this.karaoke(), hasVocals),
+      preset(
+        h("span", { class: "with-icon" }, icon("mic"), "Karaoke"),
+        "Karaoke preset: mute the vocals",
+        () => this.karaoke(),
+        hasVocals,
+      ),
       preset("A cappella", "A cappella preset: vocals only", () => this.acappella(), hasVocals),
       preset("Reset mix", "Reset every fader, mute, solo and EQ", () => this.resetMix()),
-      h("span", { class: "muted shortcuts" }, "Keys: Space play/pause · 1–4 pick a stem · M mute · S solo · L loop"),
+      h(
+        "span",
+        { class: "muted shortcuts" },
+        "Keys: Space play/pause · 1–4 pick a stem · M mute · S solo · L loop",
+      ),
     );
-    const lanes = h("div", { class: "strips" }, ...this.names.map((name, i) => this.buildStrip(name, i)));
+    const lanes = h(
+      "div",
+      { class: "strips" },
+      ...this.names.map((name, i) => this.buildStrip(name, i)),
+    );
     this.body.append(transport, presets, lanes, this.buildExport(title));
     this.select(0);
     this.syncAll();
@@ -261,8 +366,30 @@ export class MixerView {
     const colour = stemColour(name, index);
     const label = capitalise(name.replace(/_/g, " "));
     const strip = this.state.strips[index]!;
-    const mute = h("button", { type: "button", class: "toggle mute", "aria-pressed": "false", "aria-label": `Mute ${label}`, title: "Mute (M)", onclick: () => this.toggleMute(index) }, "M");
-    const solo = h("button", { type: "button", class: "toggle solo", "aria-pressed": "false", "aria-label": `Solo ${label}`, title: "Solo (S)", onclick: () => this.toggleSolo(index) }, "S");
+    const mute = h(
+      "button",
+      {
+        type: "button",
+        class: "toggle mute",
+        "aria-pressed": "false",
+        "aria-label": `Mute ${label}`,
+        title: "Mute (M)",
+        onclick: () => this.toggleMute(index),
+      },
+      "M",
+    );
+    const solo = h(
+      "button",
+      {
+        type: "button",
+        class: "toggle solo",
+        "aria-pressed": "false",
+        "aria-label": `Solo ${label}`,
+        title: "Solo (S)",
+        onclick: () => this.toggleSolo(index),
+      },
+      "S",
+    );
     const volumeId = uid(`vol-${name}`);
     const volume = h("input", {
       id: volumeId,
@@ -288,16 +415,34 @@ export class MixerView {
         "aria-pressed": "false",
         "aria-label": `${label} EQ: use the AI recommendation`,
         disabled: !recommendation,
-        title: recommendation ? "Auto-EQ recommendation" : (this.job.results.eq?.[name]?.note ?? "no recommendation for this stem"),
+        title: recommendation
+          ? "Auto-EQ recommendation"
+          : (this.job.results.eq?.[name]?.note ?? "no recommendation for this stem"),
         onclick: () => this.setEqBase(index, "ai"),
       },
       "AI",
     );
-    const flat = h("button", { type: "button", class: "seg", "aria-pressed": "false", "aria-label": `${label} EQ: flat`, onclick: () => this.setEqBase(index, "flat") }, "Flat");
+    const flat = h(
+      "button",
+      {
+        type: "button",
+        class: "seg",
+        "aria-pressed": "false",
+        "aria-label": `${label} EQ: flat`,
+        onclick: () => this.setEqBase(index, "flat"),
+      },
+      "Flat",
+    );
     const advice = h(
       "span",
-      { class: "muted", "data-testid": `ai-gains-${name}`, title: "The Auto-EQ's recommendation (dashed curve); click AI to apply it" },
-      recommendation ? `AI: ${EQ_BANDS.map((b) => `${b.name} ${formatDb(recommendation[b.name] ?? 0, 1, "")}`).join(" · ")} dB` : "AI: none",
+      {
+        class: "muted",
+        "data-testid": `ai-gains-${name}`,
+        title: "The Auto-EQ's recommendation (dashed curve); click AI to apply it",
+      },
+      recommendation
+        ? `AI: ${EQ_BANDS.map((b) => `${b.name} ${formatDb(recommendation[b.name] ?? 0, 1, "")}`).join(" · ")} dB`
+        : "AI: none",
     );
     const bands = EQ_BANDS.map((band, b) => {
       const id = uid(`eq-${name}-${band.name}`);
@@ -316,17 +461,37 @@ export class MixerView {
         },
       });
       const text = h("span", { class: "value" }, "0.0");
-      const reset = h("button", { type: "button", class: "ghost tiny", onclick: () => this.resetBand(index, b) }, icon("reset"));
+      const reset = h(
+        "button",
+        { type: "button", class: "ghost tiny", onclick: () => this.resetBand(index, b) },
+        icon("reset"),
+      );
       const short = band.frequency >= 1000 ? `${band.frequency / 1000}k` : `${band.frequency}`;
-      const box = h("div", { class: "band" }, h("label", { for: id }, `${capitalise(band.name)} `, h("span", { class: "muted" }, short)), input, h("div", { class: "band-foot" }, text, reset));
+      const box = h(
+        "div",
+        { class: "band" },
+        h("label", { for: id }, `${capitalise(band.name)} `, h("span", { class: "muted" }, short)),
+        input,
+        h("div", { class: "band-foot" }, text, reset),
+      );
       void box;
       return { input, text, reset, box };
     });
     const curve = svg("path", { class: "eq-curve" });
-    const aiCurve = svg("path", { class: "eq-curve eq-ai", "stroke-dasharray": "4 3", opacity: "0.55", "data-testid": `ai-curve-${name}` });
+    const aiCurve = svg("path", {
+      class: "eq-curve eq-ai",
+      "stroke-dasharray": "4 3",
+      opacity: "0.55",
+      "data-testid": `ai-curve-${name}`,
+    });
     const curveBox = svg(
       "svg",
-      { viewBox: "0 0 120 48", class: "eq-graph", role: "img", "aria-label": `${label} EQ response, 20 Hz to 20 kHz (dashed: the AI recommendation)` },
+      {
+        viewBox: "0 0 120 48",
+        class: "eq-graph",
+        role: "img",
+        "aria-label": `${label} EQ response, 20 Hz to 20 kHz (dashed: the AI recommendation)`,
+      },
       svg("line", { x1: 0, x2: 120, y1: 24, y2: 24, class: "grid" }),
       aiCurve,
       curve,
@@ -342,14 +507,31 @@ export class MixerView {
     this.attachLane(lane);
     const root = h(
       "div",
-      { class: "strip", "data-stem": name, style: `--stem:${colour}`, "aria-label": `${label} stem`, role: "group" },
+      {
+        class: "strip",
+        "data-stem": name,
+        style: `--stem:${colour}`,
+        "aria-label": `${label} stem`,
+        role: "group",
+      },
       h(
         "div",
         { class: "strip-controls" },
         h(
           "div",
           { class: "strip-head" },
-          h("button", { type: "button", class: "stem-name", "aria-label": `Select ${label} (key ${index + 1})`, onclick: () => this.select(index) }, h("span", { class: "swatch" }), label, index < 9 ? h("kbd", null, `${index + 1}`) : null),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "stem-name",
+              "aria-label": `Select ${label} (key ${index + 1})`,
+              onclick: () => this.select(index),
+            },
+            h("span", { class: "swatch" }),
+            label,
+            index < 9 ? h("kbd", null, `${index + 1}`) : null,
+          ),
           mute,
           solo,
           volume,
@@ -358,7 +540,12 @@ export class MixerView {
         h(
           "div",
           { class: "strip-eq", role: "group", "aria-label": `${label} EQ` },
-          h("div", { class: "segmented", role: "group", "aria-label": `${label} EQ starting point` }, ai, flat),
+          h(
+            "div",
+            { class: "segmented", role: "group", "aria-label": `${label} EQ starting point` },
+            ai,
+            flat,
+          ),
           advice,
           ...bands.map((b) => b.box),
           curveBox,
@@ -366,7 +553,19 @@ export class MixerView {
       ),
       lane,
     );
-    this.strips.push({ root, mute, solo, volume, volumeText, ai, flat, bands, curve, aiCurve, canvas });
+    this.strips.push({
+      root,
+      mute,
+      solo,
+      volume,
+      volumeText,
+      ai,
+      flat,
+      bands,
+      curve,
+      aiCurve,
+      canvas,
+    });
     this.drawAiCurve(index);
     return root;
   }
@@ -377,40 +576,117 @@ export class MixerView {
       { class: "inline" },
       h("legend", null, "WAV bit depth"),
       h("label", null, h("input", { type: "radio", name: "bits", value: "16" }), " 16-bit"),
-      h("label", null, h("input", { type: "radio", name: "bits", value: "24", checked: true }), " 24-bit"),
+      h(
+        "label",
+        null,
+        h("input", { type: "radio", name: "bits", value: "24", checked: true }),
+        " 24-bit",
+      ),
     );
     const range = h(
       "fieldset",
       { class: "inline" },
       h("legend", null, "Range"),
-      h("label", null, h("input", { type: "radio", name: "range", value: "all", checked: true }), " Whole song"),
-      h("label", null, h("input", { type: "radio", name: "range", value: "loop", "data-testid": "range-loop" }), " Loop region"),
+      h(
+        "label",
+        null,
+        h("input", { type: "radio", name: "range", value: "all", checked: true }),
+        " Whole song",
+      ),
+      h(
+        "label",
+        null,
+        h("input", { type: "radio", name: "range", value: "loop", "data-testid": "range-loop" }),
+        " Loop region",
+      ),
     );
-    this.exportForm = h("form", { class: "export-options", onsubmit: (e: Event) => e.preventDefault() }, bits, range);
-    this.exportStatus = h("p", { class: "muted export-status", "aria-live": "polite", "data-testid": "export-status" });
-    const mixButton = h("button", { type: "button", class: "primary", "data-testid": "export-mix", onclick: () => void this.exportWav(null, title) }, "Export mix (WAV)");
+    this.exportForm = h(
+      "form",
+      { class: "export-options", onsubmit: (e: Event) => e.preventDefault() },
+      bits,
+      range,
+    );
+    this.exportStatus = h("p", {
+      class: "muted export-status",
+      "aria-live": "polite",
+      "data-testid": "export-status",
+    });
+    const mixButton = h(
+      "button",
+      {
+        type: "button",
+        class: "primary",
+        "data-testid": "export-mix",
+        onclick: () => void this.exportWav(null, title),
+      },
+      "Export mix (WAV)",
+    );
     const stemButtons = this.names.map((name, i) =>
-      h("button", { type: "button", class: "ghost", "aria-label": `Export the ${name} stem as heard (WAV)`, "data-testid": `export-${name}`, onclick: () => void this.exportWav(i, title) }, capitalise(name)),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "ghost",
+          "aria-label": `Export the ${name} stem as heard (WAV)`,
+          "data-testid": `export-${name}`,
+          onclick: () => void this.exportWav(i, title),
+        },
+        capitalise(name),
+      ),
     );
     const raw = this.names.map((name) => {
       const fmt = this.job.results.stems?.[name]?.format ?? "wav";
       return h(
         "button",
-        { type: "button", class: "link", "aria-label": `Download the raw ${name} stem (${fmt.toUpperCase()}) from the server`, onclick: () => void this.download(this.job.links.stems?.[name] ?? "", `${safeName(title)} - ${name}.${fmt}`) },
+        {
+          type: "button",
+          class: "link",
+          "aria-label": `Download the raw ${name} stem (${fmt.toUpperCase()}) from the server`,
+          onclick: () =>
+            void this.download(
+              this.job.links.stems?.[name] ?? "",
+              `${safeName(title)} - ${name}.${fmt}`,
+            ),
+        },
         `${name}.${fmt}`,
       );
     });
     const zip = this.job.links.zip
-      ? h("button", { type: "button", class: "link", "aria-label": "Download all raw stems as one zip", onclick: () => void this.download(this.job.links.zip!, `${safeName(title)}.zip`) }, "all stems (.zip)")
+      ? h(
+          "button",
+          {
+            type: "button",
+            class: "link",
+            "aria-label": "Download all raw stems as one zip",
+            onclick: () => void this.download(this.job.links.zip!, `${safeName(title)}.zip`),
+          },
+          "all stems (.zip)",
+        )
       : null;
     return h(
       "section",
       { class: "export", "aria-labelledby": "export-title" },
       h("h3", { id: "export-title" }, "Export"),
-      h("p", { class: "muted" }, "Rendered in your browser through the same graph you hear: faders, mute, solo, EQ and master."),
+      h(
+        "p",
+        { class: "muted" },
+        "Rendered in your browser through the same graph you hear: faders, mute, solo, EQ and master.",
+      ),
       this.exportForm,
-      h("div", { class: "export-buttons" }, mixButton, h("span", { class: "muted" }, "Each stem as heard:"), ...stemButtons),
-      h("p", { class: "raw" }, h("span", { class: "muted" }, "Raw stems from the server: "), ...raw.flatMap((r) => [r, " "]), zip),
+      h(
+        "div",
+        { class: "export-buttons" },
+        mixButton,
+        h("span", { class: "muted" }, "Each stem as heard:"),
+        ...stemButtons,
+      ),
+      h(
+        "p",
+        { class: "raw" },
+        h("span", { class: "muted" }, "Raw stems from the server: "),
+        ...raw.flatMap((r) => [r, " "]),
+        zip,
+      ),
       this.exportStatus,
     );
   }
@@ -546,7 +822,10 @@ export class MixerView {
     this.root.classList.toggle("has-loop", region !== null);
     if (region) {
       this.root.style.setProperty("--loop-start", `${(100 * region.start) / duration}%`);
-      this.root.style.setProperty("--loop-width", `${(100 * (region.end - region.start)) / duration}%`);
+      this.root.style.setProperty(
+        "--loop-width",
+        `${(100 * (region.end - region.start)) / duration}%`,
+      );
     }
   }
 
@@ -562,7 +841,9 @@ export class MixerView {
       c.volumeText.textContent = faderText(strip.volumeDb);
       c.root.classList.toggle("silent", !audible(this.state, i));
       const ai = this.ai[i];
-      const isAi = ai !== null && EQ_BANDS.every((b) => Math.abs((strip.eq[b.name] ?? 0) - (ai[b.name] ?? 0)) < 0.05);
+      const isAi =
+        ai !== null &&
+        EQ_BANDS.every((b) => Math.abs((strip.eq[b.name] ?? 0) - (ai[b.name] ?? 0)) < 0.05);
       const isFlat = EQ_BANDS.every((b) => Math.abs(strip.eq[b.name] ?? 0) < 0.05);
       // a recommendation of 0 dB everywhere is both: the chosen starting point decides
       c.ai.setAttribute("aria-pressed", String(isAi && (this.eqBase[i] === "ai" || !isFlat)));
@@ -635,7 +916,10 @@ export class MixerView {
       if (now - this.meterAria > 250) {
         this.meterAria = now;
         this.meter.setAttribute("aria-valuenow", String(Math.round(Math.max(-60, shown))));
-        this.meter.setAttribute("aria-valuetext", Number.isFinite(this.meterLevel) ? formatDb(this.meterLevel, 1, "dBFS") : "silent");
+        this.meter.setAttribute(
+          "aria-valuetext",
+          Number.isFinite(this.meterLevel) ? formatDb(this.meterLevel, 1, "dBFS") : "silent",
+        );
       }
     }
     this.frame = requestAnimationFrame(() => this.loop());
@@ -644,14 +928,24 @@ export class MixerView {
   private drawWaveforms(): void {
     const player = this.player;
     if (!player) return;
-    this.strips.forEach((s, i) => drawWaveform(s.canvas, player.buffers[i]!, stemColour(this.names[i]!, i)));
+    this.strips.forEach((s, i) =>
+      drawWaveform(s.canvas, player.buffers[i]!, stemColour(this.names[i]!, i)),
+    );
   }
 
   private onKey(event: KeyboardEvent): void {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target as HTMLElement | null;
-    if (target && (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
-    if (target instanceof HTMLInputElement && !["range", "radio", "checkbox", "button"].includes(target.type)) return;
+    if (
+      target &&
+      (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT")
+    )
+      return;
+    if (
+      target instanceof HTMLInputElement &&
+      !["range", "radio", "checkbox", "button"].includes(target.type)
+    )
+      return;
     const key = event.key.toLowerCase();
     if (key === " ") {
       event.preventDefault();
@@ -677,13 +971,19 @@ export class MixerView {
     const bits = (Number(form.get("bits")) === 16 ? 16 : 24) as BitDepth;
     const region = form.get("range") === "loop" ? player.loop : null;
     const state: MixState = cloneState(this.state);
-    if (stem !== null) state.strips = state.strips.map((s, i) => ({ ...s, muted: false, soloed: i === stem }));
+    if (stem !== null)
+      state.strips = state.strips.map((s, i) => ({ ...s, muted: false, soloed: i === stem }));
     const what = stem === null ? "mix" : this.names[stem]!;
     const filename = `${safeName(title)} - ${what}${region ? " (loop)" : ""}.wav`;
     this.exportStatus.textContent = `Rendering ${what}…`;
     try {
       const started = performance.now();
-      const audio = await renderMix(player.buffers, state, region?.start ?? 0, region ? region.end - region.start : undefined);
+      const audio = await renderMix(
+        player.buffers,
+        state,
+        region?.start ?? 0,
+        region ? region.end - region.start : undefined,
+      );
       const wav = encodeAudioBuffer(audio, bits);
       saveBlob(wav.blob, filename);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -714,11 +1014,25 @@ export class MixerView {
     return Array.from(responseDb([node], new Float32Array(frequencies)));
   }
 
-  info(): { sampleRate: number; playing: boolean; position: number; duration: number; state: MixState; recommended: (EqGains | null)[] } | null {
+  info(): {
+    sampleRate: number;
+    playing: boolean;
+    position: number;
+    duration: number;
+    state: MixState;
+    recommended: (EqGains | null)[];
+  } | null {
     const player = this.player;
     if (!player) return null;
     const recommended = this.ai.map((gains) => (gains ? { ...gains } : null));
-    return { sampleRate: player.ctx.sampleRate, playing: player.isPlaying, position: player.position(), duration: player.duration, state: cloneState(this.state), recommended };
+    return {
+      sampleRate: player.ctx.sampleRate,
+      playing: player.isPlaying,
+      position: player.position(),
+      duration: player.duration,
+      state: cloneState(this.state),
+      recommended,
+    };
   }
 
   dispose(): void {

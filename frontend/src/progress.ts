@@ -86,8 +86,12 @@ export class ProgressView {
     const job = this.job;
     if (!job) return;
     const now = Date.now() / 1000 + this.skew;
-    const ended = job.status === "succeeded" || job.status === "failed" || job.status === "cancelled";
-    const last = Math.max(...Object.values(job.stages).map((s) => s.finished_at ?? 0), job.updated_at);
+    const ended =
+      job.status === "succeeded" || job.status === "failed" || job.status === "cancelled";
+    const last = Math.max(
+      ...Object.values(job.stages).map((s) => s.finished_at ?? 0),
+      job.updated_at,
+    );
     const elapsed = Math.max(0, (ended ? last : now) - job.created_at);
     const parts = [`Elapsed ${formatDuration(elapsed)}`];
     if (!ended) {
@@ -135,7 +139,11 @@ export class ProgressView {
     row.bar.value = stage.status === "succeeded" ? 100 : stage.progress;
     const percent = stage.status === "succeeded" ? 100 : Math.floor(stage.progress);
     row.status.textContent =
-      stage.status === "running" ? `${percent}%` : stage.status === "succeeded" ? "100%" : statusWord(stage.status);
+      stage.status === "running"
+        ? `${percent}%`
+        : stage.status === "succeeded"
+          ? "100%"
+          : statusWord(stage.status);
     row.detail.textContent = this.stageDetail(stage, stage.seconds);
   }
 }

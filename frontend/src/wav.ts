@@ -12,7 +12,11 @@ export interface EncodedWav {
   peak: number;
 }
 
-export function encodeWav(channels: Float32Array[], sampleRate: number, bits: BitDepth): EncodedWav {
+export function encodeWav(
+  channels: Float32Array[],
+  sampleRate: number,
+  bits: BitDepth,
+): EncodedWav {
   const count = channels.length;
   const frames = count ? channels[0]!.length : 0;
   const bytesPerSample = bits / 8;
@@ -72,6 +76,8 @@ export function encodeWav(channels: Float32Array[], sampleRate: number, bits: Bi
 }
 
 export function encodeAudioBuffer(audio: AudioBuffer, bits: BitDepth): EncodedWav {
-  const channels = Array.from({ length: audio.numberOfChannels }, (_, c) => audio.getChannelData(c));
+  const channels = Array.from({ length: audio.numberOfChannels }, (_, c) =>
+    audio.getChannelData(c),
+  );
   return encodeWav(channels, audio.sampleRate, bits);
 }
