@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -13,6 +11,7 @@ from stemdeck.api.context import Caller, Services, ServicesDep, batch_jobs, batc
 from stemdeck.api.routes_jobs import _OPTIONS_SCHEMA, refused_counted
 from stemdeck.api.submit import OPTION_FIELDS, album_title, create_jobs, parse_options
 from stemdeck.api.uploads import read_form, refuse
+from stemdeck.api.views import BatchView
 from stemdeck.common import pipeline
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
@@ -45,7 +44,13 @@ UPLOAD_BATCH_BODY = {
 }
 
 
-@router.post("", status_code=201, openapi_extra=UPLOAD_BATCH_BODY, summary="Submit an album")
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=UPLOAD_BATCH_BODY,
+    summary="Submit an album",
+    response_model=BatchView,
+)
 async def submit_batch(request: Request, services: ServicesDep, owner: Caller) -> JSONResponse:
     """Upload several songs (repeated `files` fields); every file is checked first and the batch
     is refused as a whole, naming the file, when one is unusable. Titles and track numbers come
@@ -84,10 +89,14 @@ async def _submit_batch(request: Request, services: Services, owner: str) -> JSO
     )
 
 
-@router.get("/{batch_id}", summary="Read an album's aggregated progress and its tracks")
-def get_batch(batch_id: str, services: ServicesDep, owner: Caller) -> dict[str, Any]:
+@router.get(
+    "/{batch_id}",
+    summary="Read an album's aggregated progress and its tracks",
+    response_model=BatchView,
+)
+def get_batch(batch_id: str, services: ServicesDep, owner: Caller) -> JSONResponse:
     batch = own_batch(services, owner, batch_id)
-    return batch_view(batch, batch_jobs(services, batch))
+    return JSONResponse(batch_view(batch, batch_jobs(services, batch)))
 
 
 @router.delete("/{batch_id}", status_code=204, summary="Delete an album's jobs and its record")

@@ -19,6 +19,7 @@ from stemdeck.api.context import (
 )
 from stemdeck.api.submit import OPTION_FIELDS, create_jobs, parse_options
 from stemdeck.api.uploads import read_form, refuse
+from stemdeck.api.views import JobList, JobView
 from stemdeck.common import pipeline
 from stemdeck.common.jobs import ENDED, Job, JobStatus, move
 
@@ -72,7 +73,13 @@ async def refused_counted(services: Services, work: Any) -> Any:
         raise
 
 
-@router.post("", status_code=201, openapi_extra=UPLOAD_JOB_BODY, summary="Submit a song")
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=UPLOAD_JOB_BODY,
+    summary="Submit a song",
+    response_model=JobView,
+)
 async def submit_job(request: Request, services: ServicesDep, owner: Caller) -> JSONResponse:
     """Upload one song (multipart `file`) and queue its separation; 201 with the record."""
     return await refused_counted(services, _submit_job(request, services, owner))
@@ -100,33 +107,30 @@ async def _submit_job(request: Request, services: Services, owner: str) -> JSONR
     return JSONResponse(job_view(job), status_code=201, headers={"Location": f"/v1/jobs/{job.id}"})
 
 
-@router.get("", summary="List your jobs, newest first")
+@router.get("", summary="List your jobs, newest first", response_model=JobList)
 def list_jobs(
     services: ServicesDep,
     owner: Caller,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> JSONResponse:
     jobs, total = services.store.list_jobs(owner, offset, limit)
     for job in jobs:
         services.metrics.observe(job)
-    return {
-        "jobs": [job_view(job) for job in jobs],
-        "total": total,
-        "offset": offset,
-        "limit": limit,
-    }
+    return JSONResponse(
+        {"jobs": [job_view(job) for job in jobs], "total": total, "offset": offset, "limit": limit}
+    )
 
 
-@router.get("/{job_id}", summary="Read a job's record")
+@router.get("/{job_id}", summary="Read a job's record", response_model=JobView)
 async def get_job(job_id: str, services: ServicesDep, owner: Caller) -> JSONResponse:
     """The most frequent request (clients poll it): no thread hop when the store is local, and
     serialised with `json` directly."""
     return JSONResponse(job_view(await read_own_job(services, owner, job_id)))
 
 
-@router.post("/{job_id}/cancel", summary="Cancel a queued or running job")
-def cancel_job(job_id: str, services: ServicesDep, owner: Caller) -> dict[str, Any]:
+@router.post("/{job_id}/cancel", summary="Cancel a queued or running job", response_model=JobView)
+def cancel_job(job_id: str, services: ServicesDep, owner: Caller) -> JSONResponse:
     own_job(services, owner, job_id)
 
     def cancel(job: Job) -> None:
@@ -137,7 +141,7 @@ def cancel_job(job_id: str, services: ServicesDep, owner: Caller) -> dict[str, A
             )  # fmt: skip
         move(job, JobStatus.CANCELLED)
 
-    return job_view(services.store.update_job(job_id, cancel))
+    return JSONResponse(job_view(services.store.update_job(job_id, cancel)))
 
 
 @router.delete("/{job_id}", status_code=204, summary="Delete a job, its files and its record")
