@@ -36,17 +36,12 @@ export function clampGain(db: number): number {
   return Math.max(-GAIN_LIMIT_DB, Math.min(GAIN_LIMIT_DB, Number.isFinite(db) ? db : 0));
 }
 
-/** The Auto-EQ's recommendation as {band: dB} (the worker writes a dict; a list is in band
- * order), or null when there is none. */
-export function recommendedGains(
-  gains: Record<string, number> | number[] | undefined,
-): EqGains | null {
+/** The Auto-EQ's recommendation (`results.eq[stem].gains_db`) as {band: dB}, or null when
+ * there is none. */
+export function recommendedGains(gains: Record<string, number> | undefined): EqGains | null {
   if (!gains) return null;
   const out = flatGains();
-  EQ_BANDS.forEach((band, i) => {
-    const value = Array.isArray(gains) ? gains[i] : gains[band.name];
-    out[band.name] = clampGain(Number(value ?? 0));
-  });
+  for (const band of EQ_BANDS) out[band.name] = clampGain(Number(gains[band.name] ?? 0));
   return out;
 }
 

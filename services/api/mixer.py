@@ -35,17 +35,16 @@ class EqNotReady(LookupError):
 
 
 def eq_gains(results: dict[str, Any], stems: list[str]) -> dict[str, dict[str, float]]:
-    """Each stem's recommended gains {low, mid, high} (dB) from the job's EQ results."""
+    """Each stem's recommended gain per band (dB) from the job's EQ results."""
+    from stemdeck.eq.filters import BAND_NAMES  # the one band definition (lazy, as below)
+
     found = results.get("eq") or {}
     gains: dict[str, dict[str, float]] = {}
     for stem in stems:
-        entry = found.get(stem) or {}
-        values = entry.get("gains_db")
-        if isinstance(values, list | tuple) and len(values) == 3:
-            values = dict(zip(("low", "mid", "high"), values, strict=True))
-        if not isinstance(values, dict):
+        values = (found.get(stem) or {}).get("gains_db")
+        if values is None:
             raise EqNotReady(stem)
-        gains[stem] = {band: float(values.get(band, 0.0)) for band in ("low", "mid", "high")}
+        gains[stem] = {band: float(values.get(band, 0.0)) for band in BAND_NAMES}
     return gains
 
 

@@ -17,11 +17,11 @@ from stemdeck.api import mixer
 from stemdeck.api.context import Caller, Services, ServicesDep, own_job
 from stemdeck.api.downloads import content_disposition, parse_range, zip_stream
 from stemdeck.api.names import safe_filename
+from stemdeck.common.audio import OUTPUT_FORMATS, media_type
 from stemdeck.common.jobs import Job
 from stemdeck.common.storage import ObjectMissing
 
 router = APIRouter(prefix="/v1/jobs", tags=["files"])
-MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg"}
 #: Mixes rendered at once by this process; more wait for a 503 + Retry-After (CPU-bound work).
 _RENDERS = threading.BoundedSemaphore(2)
 
@@ -69,11 +69,11 @@ def get_stem(
     if span:
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    media_type = MEDIA_TYPES.get(fmt, "application/octet-stream")
+    kind = media_type(fmt)
     if request.method == "HEAD":
-        return Response(status_code=status, headers=headers, media_type=media_type)
+        return Response(status_code=status, headers=headers, media_type=kind)
     chunks = services.storage.open_range(key, start, end)
-    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=media_type)
+    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=kind)
 
 
 router.add_api_route(
@@ -111,7 +111,7 @@ def _mix_request(job: Job, request: Request) -> tuple[dict[str, float], bool, st
                 raise HTTPException(422, f"eq must be 'auto' or 'off', not {value!r}")
         elif name == "format":
             fmt = value.lower()
-            if fmt not in MEDIA_TYPES:
+            if fmt not in OUTPUT_FORMATS:
                 raise HTTPException(422, f"format must be wav, flac or mp3, not {value!r}")
         elif name in stems:
             try:
@@ -173,7 +173,7 @@ def _render(
     name = f"{_label(job)} - mix.{fmt}"
     return FileResponse(
         path,
-        media_type=MEDIA_TYPES[fmt],
+        media_type=media_type(fmt),
         headers={"Content-Disposition": content_disposition(name)},
         background=BackgroundTask(mixer.discard, folder),
     )

@@ -26,6 +26,8 @@ from . import ffmpeg
 TARGET_RATE = 44100
 TARGET_CHANNELS = 2
 OUTPUT_FORMATS = ("wav", "flac", "mp3")
+#: The media type of each format StemDeck stores or serves (stems, mixes, uploads; by name).
+MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "ogg": "audio/ogg"}
 BIT_DEPTHS = (16, 24, 32)
 
 # Frames per libsndfile/ffmpeg read; output is re-cut to `block_frames` anyway.
@@ -45,6 +47,12 @@ _SUBTYPES = {
 _MP3_FFMPEG_ARGS = ["-c:a", "libmp3lame", "-b:a", "320k"]
 
 PathLike = str | os.PathLike[str]
+
+
+def media_type(fmt: str) -> str:
+    """The media type of format `fmt` (any case: `probe` names them "WAV", "MP3"), or
+    application/octet-stream for one without an entry (M4A uploads, say)."""
+    return MEDIA_TYPES.get(fmt.lower(), "application/octet-stream")
 
 
 class AudioError(ValueError):
