@@ -19,8 +19,10 @@ from stemdeck.api.names import title_from_filename
 from stemdeck.api.routes_models import installed_names
 from stemdeck.api.uploads import refuse
 from stemdeck.common import celery_app, pipeline
+from stemdeck.common.audio import media_type
 from stemdeck.common.jobs import Batch, InputInfo, Job, JobOptions
 from stemdeck.common.jobstore import JobStoreError
+from stemdeck.common.results import put
 from stemdeck.common.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,6 @@ log = logging.getLogger(__name__)
 OPTION_FIELDS = {"stems", "format", "model", "soft_mask", "callback_url"}
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False}
 _BOOLEANS |= {"no": False, "off": False}
-_CONTENT_TYPES = {"WAV": "audio/wav", "FLAC": "audio/flac", "MP3": "audio/mpeg", "OGG": "audio/ogg"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _new_job(
         expires_at=now + services.settings.job_ttl_hours * 3600,
     )
     if tags.as_dict():
-        job.results["tags"] = tags.as_dict()
+        put(job.results, "tags", tags.as_dict())
     info = checked.info
     job.input = InputInfo(
         filename=checked.upload.name,
@@ -113,7 +114,7 @@ def _new_job(
 def _store(services: Services, jobs: list[Job], checked: list[CheckedUpload]) -> None:
     for job, upload in zip(jobs, checked, strict=True):
         assert job.input is not None
-        content_type = _CONTENT_TYPES.get(job.input.format.upper(), "application/octet-stream")
+        content_type = media_type(job.input.format)
         services.storage.put_file(job.input.key, Path(upload.upload.path), content_type)
         services.store.create_job(job)
 

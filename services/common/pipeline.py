@@ -33,6 +33,7 @@ from stemdeck.common.jobs import (
     start_stage,
 )
 from stemdeck.common.jobstore import JobNotFound, JobStore, JobStoreError, open_job_store
+from stemdeck.common.results import put
 from stemdeck.common.settings import Settings, get_settings
 from stemdeck.common.storage import Storage, StorageError, open_storage
 
@@ -122,7 +123,7 @@ def finalize(
     def succeed(record: Job) -> None:
         if record.status in ENDED:
             return
-        record.results["manifest"] = key
+        put(record.results, "manifest", key)
         finish_stage(record, "finalize")
         move(record, JobStatus.SUCCEEDED)
 

@@ -26,14 +26,15 @@ from stemdeck.common.pipeline import (
     begin_stage,
     enqueue_finalize_if_last,
 )
+from stemdeck.common.results import put
 from stemdeck.common.settings import get_settings
 from stemdeck.common.storage import Storage, open_storage
-from stemdeck.eq.filters import band_definition
+from stemdeck.eq.filters import BAND_NAMES, band_definition
 from stemdeck.eq.predict import EqInputError, get_model, predict_eq
 
 log = logging.getLogger(__name__)
 RATE = 44100
-FLAT = {"low": 0.0, "mid": 0.0, "high": 0.0}
+FLAT = dict.fromkeys(BAND_NAMES, 0.0)
 
 
 def warm_up() -> None:
@@ -81,8 +82,8 @@ def run_eq(store: JobStore, storage: Storage, job_id: str, stem: str) -> Job:
     stems = list(job.results.get("stems", {}))
 
     def record(record: Job) -> None:
-        record.results.setdefault("eq", {})[stem] = result
-        record.results["eq_bands"] = band_definition()
+        put(record.results, "eq", {**record.results.get("eq", {}), stem: result})
+        put(record.results, "eq_bands", band_definition())
         if record.status in ENDED:
             return
         finished = sum(name in record.results["eq"] for name in stems)

@@ -31,6 +31,7 @@ from stemdeck.common.pipeline import (
     begin_stage,
     enqueue_finalize_if_last,
 )
+from stemdeck.common.results import put
 from stemdeck.common.settings import get_settings
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.genre.analysis import analyze, analyze_file, loudness_shares
@@ -118,8 +119,8 @@ def run_genre(store: JobStore, storage: Storage, job_id: str) -> Job:
         genre, analysis = genre_and_analysis(storage, job)
 
     def record(record: Job) -> None:
-        record.results["genre"] = genre
-        record.results["analysis"] = analysis
+        put(record.results, "genre", genre)
+        put(record.results, "analysis", analysis)
         if record.status not in ENDED:
             finish_stage(record, "genre")
 

@@ -21,12 +21,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from stemdeck.common import celery_app
-from stemdeck.common.audio import AudioError, iter_blocks
+from stemdeck.common.audio import AudioError, iter_blocks, media_type
 from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, report_progress
 from stemdeck.common.jobs import start_stage as begin
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
 from stemdeck.common.loudness import LoudnessMeter
 from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, job_prefix
+from stemdeck.common.results import put
 from stemdeck.common.settings import Settings, get_settings
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.separator.checkpoints import CheckpointError
@@ -34,7 +35,6 @@ from stemdeck.separator.repository import ModelNotFoundError, open_model, record
 from stemdeck.separator.separate import OutputOptions, Separator
 
 log = logging.getLogger(__name__)
-CONTENT_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg"}
 #: Write progress to the record at most this often (seconds) ...
 PROGRESS_INTERVAL = 0.5
 
@@ -112,7 +112,7 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
         stems: dict[str, dict] = {}
         for name, path in result.stems.items():
             key = f"{job_prefix(job_id)}stems/{name}.{options.format}"
-            storage.put_file(key, path, CONTENT_TYPES[options.format])
+            storage.put_file(key, path, media_type(options.format))
             stats = measure(path, separator.config.sample_rate, separator.config.audio_channels)
             stems[name] = {"key": key, "format": options.format, "bytes": path.stat().st_size}
             stems[name].update(stats)
@@ -120,8 +120,8 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
     record_speed(job.options.model, result.real_time_factor, result.device, result.duration)
 
     def done(record: Job) -> None:
-        record.results["stems"] = stems
-        record.results["separation"] = {
+        put(record.results, "stems", stems)
+        separation = {
             "seconds": round(result.seconds, 2),
             "real_time_factor": round(result.real_time_factor, 3),
             "device": result.device,
@@ -129,6 +129,7 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
             "family": separator.family,
             "soft_mask": result.soft_mask,
         }
+        put(record.results, "separation", separation)
         if record.status not in ENDED:
             finish_stage(record, "separate")
 
