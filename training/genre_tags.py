@@ -10,14 +10,13 @@ installed `musicnn` wheel.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from stemdeck.genre import tag_genre
-from stemdeck.genre.classifier import TAGGER_FILE, TaggerGenreModel
+from stemdeck.genre.classifier import TaggerGenreModel, save_tagger_config
 from stemdeck.genre.melspec import MAX_PATCHES
 from stemdeck.training.datasets import DatasetError
 from stemdeck.training.genre_real import accepted_matrix, labelled_tracks, predict_tracks
@@ -70,7 +69,5 @@ def build_tagger_model(
         },
         "seconds_per_track": round(seconds, 3),
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / TAGGER_FILE).write_text(json.dumps(config, indent=1) + "\n")
+    save_tagger_config(Path(out), config)
     return config

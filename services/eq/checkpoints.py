@@ -3,19 +3,20 @@
 StemDeck's format is one weights-only file holding {format, version, config, state_dict,
 metadata}. The seed's checkpoint (`model2_mastering.pth`) is a plain state_dict with the layout
 of the "seed" variant; it loads into that variant with level normalisation off, as the seed ran.
-Every file is read with `torch.load(weights_only=True)`, so a hostile file cannot run code.
+Every file is read with `torch.load(weights_only=True)`, so a hostile file cannot run code, and
+written stamped and atomically; names resolve like every model kind's (`common/`).
 """
 
 from __future__ import annotations
 
-import pickle
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from stemdeck.common import artefacts
+from stemdeck.common.artefacts import ArtefactKind, ArtefactNotFoundError
+from stemdeck.common.checkpoints import restricted_load, save_stamped
+from stemdeck.common.stamp import NewerFormatError, check_version
 from stemdeck.eq.model import EqConfig, EqNet
 from stemdeck.eq.restraint import Restraint
 
@@ -42,51 +43,18 @@ class LoadedEqModel:
 
 
 def save_checkpoint(path: Path, model: EqNet, metadata: dict[str, Any] | None = None) -> Path:
-    """Write StemDeck's format atomically (a `.part` file renamed into place), the model's
+    """Write StemDeck's format, stamped and atomic (`common/checkpoints.py`), the model's
     restraint (if any) in the metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = dict(metadata or {})
     if model.restraint.active:
         metadata["restraint"] = model.restraint.to_dict()
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    payload = {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "config": model.config.to_dict(),
-        "state_dict": state,
-        "metadata": metadata,
-    }
-    partial = path.with_name(path.name + ".part")
-    torch.save(payload, partial)
-    partial.replace(path)
-    return path
+    body = {"config": model.config.to_dict(), "state_dict": state, "metadata": metadata}
+    return save_stamped(Path(path), FORMAT_NAME, FORMAT_VERSION, body)
 
 
 def _load(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise EqCheckpointError(f"model file '{path}' does not exist") from None
-    except IsADirectoryError:
-        raise EqCheckpointError(f"model path '{path}' is a folder, not a model file") from None
-    except pickle.UnpicklingError as exc:
-        garbage = re.search(r"Unsupported operand \d+", str(exc))  # not a pickle at all
-        if garbage:
-            raise EqCheckpointError(
-                f"'{path.name}' is not a readable PyTorch model file ({garbage.group(0)})"
-            ) from None
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f"a Python object of type {found.group(1)}" if found else "data"
-        raise EqCheckpointError(
-            f"refusing to load '{path.name}': it contains {what} that StemDeck does not load "
-            "(only Auto-EQ weights are accepted)"
-        ) from None
-    except Exception as exc:  # garbage makes the unpickler raise almost anything
-        first = (str(exc).splitlines() or [""])[0][:200]
-        raise EqCheckpointError(
-            f"'{path.name}' is not a readable PyTorch model file ({type(exc).__name__}: {first})"
-        ) from None
+    return restricted_load(path, EqCheckpointError, "only Auto-EQ weights are accepted")
 
 
 def build_model(config: EqConfig, state: dict[str, Any], name: str) -> EqNet:
@@ -120,11 +88,10 @@ def load_model(path: Path | str) -> LoadedEqModel:
     obj = _load(path)
     name = path.name
     if isinstance(obj, dict) and obj.get("format") == FORMAT_NAME:
-        if obj.get("version", 0) > FORMAT_VERSION:
-            raise EqCheckpointError(
-                f"'{name}' was written by a newer StemDeck (format v{obj['version']}); "
-                "upgrade to read it"
-            )
+        try:
+            check_version(obj, FORMAT_NAME, FORMAT_VERSION, name)
+        except NewerFormatError as exc:
+            raise EqCheckpointError(str(exc)) from None
         if not isinstance(obj.get("config"), dict) or not isinstance(obj.get("state_dict"), dict):
             raise EqCheckpointError(f"'{name}' is a StemDeck checkpoint without config or weights")
         try:
@@ -148,19 +115,20 @@ def load_model(path: Path | str) -> LoadedEqModel:
     )
 
 
+def kind() -> ArtefactKind:
+    """Auto-EQ as a model kind of the shared artefact layer: bundled files in WEIGHTS_DIR (read
+    on each call), the user's in the cache's `eq/` folder."""
+    return ArtefactKind("eq", "Auto-EQ", WEIGHTS_DIR, "eq", DEFAULT_MODEL, ".pt")
+
+
 def resolve(name_or_path: str | Path | None) -> Path:
-    """A bundled model's name (`default`) or a file path -> the file."""
-    wanted = str(name_or_path or DEFAULT_MODEL)
-    bundled = WEIGHTS_DIR / f"{wanted}.pt"
-    if "/" not in wanted and bundled.is_file():
-        return bundled
-    path = Path(wanted).expanduser()
-    if path.is_file():
-        return path
-    names = ", ".join(sorted(p.stem for p in WEIGHTS_DIR.glob("*.pt"))) or "none"
-    raise EqCheckpointError(
-        f"no Auto-EQ model {wanted!r}: not a bundled model ({names}) nor an existing file"
-    )
+    """The file behind a model name (`default`, a cached or bundled name) or path, in the
+    lookup order every model kind shares (`common/artefacts.py`)."""
+    try:
+        return artefacts.resolve(kind(), name_or_path)
+    except ArtefactNotFoundError as exc:
+        wanted = str(name_or_path or DEFAULT_MODEL)
+        raise EqCheckpointError(f"no Auto-EQ model {wanted!r}: {exc}") from None
 
 
 def open_model(name_or_path: str | Path | None = None) -> LoadedEqModel:

@@ -23,13 +23,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from stemdeck.common.atomic import atomic_write_text
+from stemdeck.common.stamp import NewerFormatError, check_version, stamp
 from stemdeck.genre import tag_genre
 from stemdeck.genre.features import FEATURE_RATE
 from stemdeck.genre.inputs import check_signal
 from stemdeck.genre.melspec import HOP, PATCH_SECONDS, TAGGER_RATE, patches
 from stemdeck.genre.model import (
-    DEFAULT_MODEL,
-    WEIGHTS_DIR,
     GenreArtefact,
     GenreModelError,
     load_artefact,
@@ -39,6 +39,9 @@ from stemdeck.genre.predict import GenrePrediction, classify
 log = logging.getLogger(__name__)
 
 TAGGER_FILE = "tagger.json"
+#: Stamped into tagger.json since the stamp exists; the bundled musicnn's has none and loads.
+TAGGER_FORMAT = "stemdeck.genre.tagger"
+TAGGER_VERSION = 1
 #: Used when the default's tagger weights (the `musicnn` wheel) are not installed.
 FALLBACK_MODEL = "gtzan"
 #: Tags returned with a prediction (the page shows the first few as chips).
@@ -147,7 +150,7 @@ def load_genre_model(name_or_path: str | Path = "default") -> GenreModel:
 
     is_default = str(name_or_path) == "default"
     folder = resolve(name_or_path)
-    label = DEFAULT_MODEL if is_default else str(name_or_path)
+    label = folder.name if is_default else str(name_or_path)
     if (folder / TAGGER_FILE).is_file():
         try:
             return load_tagger_model(folder, label)
@@ -159,6 +162,13 @@ def load_genre_model(name_or_path: str | Path = "default") -> GenreModel:
     return FeatureGenreModel(label, load_artefact(folder))
 
 
+def save_tagger_config(folder: Path, config: dict[str, Any]) -> Path:
+    """Write a tagger model folder's tagger.json, stamped with the format version and the
+    software that wrote it, atomically."""
+    stamped = {**stamp(TAGGER_FORMAT, TAGGER_VERSION, "keras", "tensorflow", "musicnn"), **config}
+    return atomic_write_text(Path(folder) / TAGGER_FILE, json.dumps(stamped, indent=1) + "\n")
+
+
 def read_tagger_config(folder: Path) -> dict[str, Any]:
     """tagger.json of a tagger model folder, checked (GenreModelError if unusable)."""
     path = Path(folder) / TAGGER_FILE
@@ -167,6 +177,9 @@ def read_tagger_config(folder: Path) -> dict[str, Any]:
         mapping = {g: tuple(tags) for g, tags in config["mapping"].items()}
         float(config["temperature"])
         list(config["taggers"])
+        check_version(config, TAGGER_FORMAT, TAGGER_VERSION, str(path))
+    except NewerFormatError as exc:
+        raise GenreModelError(str(exc)) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GenreModelError(f"{path}: unreadable tagger model ({exc})") from None
     config["mapping"] = mapping
@@ -193,10 +206,3 @@ def load_tagger_model(folder: Path, name: str) -> TaggerGenreModel:
     except ValueError as exc:
         raise GenreModelError(f"{folder}: {exc}") from None
     return model
-
-
-def bundled_names() -> list[str]:
-    """Names of the bundled models (folders under weights/)."""
-    if not WEIGHTS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if p.is_dir())

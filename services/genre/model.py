@@ -3,11 +3,13 @@
 The network is the seed's: Dense 512 → 256 → 128 → 64 (ReLU, Dropout 0.2 after each) → 10
 softmax, Adam, sparse categorical cross-entropy, on the 26 standardised features.
 
-An artefact is one folder, with nothing pickled in it:
+An artefact is one folder, with nothing pickled in it (written atomically, file by file, and
+found by name like every model kind, `common/artefacts.py`):
     genrenet.keras   the Keras model (architecture and weights)
     scaler.json      the feature scaler, fitted on training rows only
     labels.json      class names in output order (GTZAN's, sorted alphabetically)
-    metadata.json    how it was trained and what it scored
+    metadata.json    how it was trained and what it scored, stamped with the format version
+                     and the software that wrote it
 
 TensorFlow is imported only inside the functions that build or load the network.
 """
@@ -23,6 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stemdeck.common import artefacts
+from stemdeck.common.artefacts import ArtefactKind, ArtefactNotFoundError
+from stemdeck.common.atomic import atomic_write_files
+from stemdeck.common.stamp import NewerFormatError, check_version, stamp
 from stemdeck.genre.features import FEATURE_NAMES
 from stemdeck.genre.scaler import Scaler
 
@@ -33,6 +39,10 @@ MODEL_FILE = "genrenet.keras"
 SCALER_FILE = "scaler.json"
 LABELS_FILE = "labels.json"
 METADATA_FILE = "metadata.json"
+#: Stamped into metadata.json of every artefact written since the stamp exists; older
+#: artefacts have no stamp and load all the same.
+FORMAT_NAME = "stemdeck.genre"
+FORMAT_VERSION = 1
 HIDDEN = (512, 256, 128, 64)
 DROPOUT = 0.2
 
@@ -118,34 +128,41 @@ def save_artefact(
     labels: tuple[str, ...],
     metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the four files of an artefact into `folder` (created if needed)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save(folder / MODEL_FILE)
-    scaler.save(folder / SCALER_FILE)
-    (folder / LABELS_FILE).write_text(json.dumps(list(labels)) + "\n")
-    meta = {"features": list(FEATURE_NAMES), **(metadata or {})}
-    (folder / METADATA_FILE).write_text(json.dumps(meta, indent=1) + "\n")
-    return folder
+    """Write the four files of an artefact into `folder` (created if needed): all four are
+    written aside first and renamed into place only once every one succeeded, metadata.json
+    (stamped with the format version and software versions) last."""
+    meta = {
+        **stamp(FORMAT_NAME, FORMAT_VERSION, "keras", "tensorflow", "tensorflow-cpu"),
+        "features": list(FEATURE_NAMES),
+        **(metadata or {}),
+    }
+    return atomic_write_files(
+        folder,
+        {
+            MODEL_FILE: model.save,
+            SCALER_FILE: scaler.save,
+            LABELS_FILE: lambda path: path.write_text(json.dumps(list(labels)) + "\n"),
+            METADATA_FILE: lambda path: path.write_text(json.dumps(meta, indent=1) + "\n"),
+        },
+    )
 
 
-def resolve(name_or_path: str | Path) -> Path:
-    """The model folder for a bundled name ("default" is DEFAULT_MODEL) or a path to a folder."""
-    if str(name_or_path) == "default":
-        name_or_path = DEFAULT_MODEL
-    candidate = Path(name_or_path)
-    if candidate.is_dir():
-        return candidate
-    bundled = WEIGHTS_DIR / str(name_or_path)
-    if "/" not in str(name_or_path) and bundled.is_dir():
-        return bundled
-    known = (
-        sorted(p.name for p in WEIGHTS_DIR.iterdir() if p.is_dir()) if WEIGHTS_DIR.is_dir() else []
+def kind() -> ArtefactKind:
+    """Genre models as a kind of the shared artefact layer: folders holding a GenreNet or a
+    tagger model, bundled in WEIGHTS_DIR (read on each call) or in the cache's `genre/`."""
+    return ArtefactKind(
+        "genre", "genre", WEIGHTS_DIR, "genre", DEFAULT_MODEL, "", (MODEL_FILE, "tagger.json")
     )
-    raise GenreModelError(
-        f"no genre model {str(name_or_path)!r}: not a model folder, nor a bundled model "
-        f"({', '.join(known) or 'none bundled'})"
-    )
+
+
+def resolve(name_or_path: str | Path | None) -> Path:
+    """The model folder behind a name ("default" is DEFAULT_MODEL) or a path, in the lookup
+    order every model kind shares (`common/artefacts.py`): a `./default` folder in the working
+    directory does not hide the bundled default."""
+    try:
+        return artefacts.resolve(kind(), name_or_path)
+    except ArtefactNotFoundError as exc:
+        raise GenreModelError(f"no genre model {str(name_or_path)!r}: {exc}") from None
 
 
 def read_sidecars(folder: Path) -> tuple[Scaler, tuple[str, ...], dict[str, Any]]:
@@ -161,6 +178,10 @@ def read_sidecars(folder: Path) -> tuple[Scaler, tuple[str, ...], dict[str, Any]
         metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     except (ValueError, KeyError, TypeError) as exc:
         raise GenreModelError(f"{folder}: unreadable scaler, labels or metadata ({exc})") from None
+    try:
+        check_version(metadata, FORMAT_NAME, FORMAT_VERSION, str(folder))
+    except NewerFormatError as exc:
+        raise GenreModelError(str(exc)) from None
     if scaler.mean.size != len(FEATURE_NAMES):
         raise GenreModelError(
             f"{folder}: scaler has {scaler.mean.size} features, GenreNet uses {len(FEATURE_NAMES)}"
@@ -174,7 +195,8 @@ def load_artefact(name_or_path: str | Path) -> GenreArtefact:
     scaler, labels, metadata = read_sidecars(folder)
     keras = keras_module()
     try:
-        model = keras.models.load_model(folder / MODEL_FILE, compile=False)
+        # safe_mode: a .keras file can carry Python code (Lambda layers); refuse to run it.
+        model = keras.models.load_model(folder / MODEL_FILE, compile=False, safe_mode=True)
     except (OSError, ValueError) as exc:
         raise GenreModelError(f"{folder / MODEL_FILE} could not be loaded: {exc}") from None
     outputs = int(model.output_shape[-1])

@@ -8,15 +8,15 @@ through, as inert stand-ins, so a hostile file cannot run code or build arbitrar
 from __future__ import annotations
 
 import pathlib
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
+from stemdeck.common.checkpoints import restricted_load, save_stamped
+from stemdeck.common.stamp import NewerFormatError, check_version
 from stemdeck.separator import hdemucs
 from stemdeck.separator.cards import soft_mask_default
 from stemdeck.separator.config import DEFAULT_SOURCES, TasNetConfig
@@ -90,32 +90,13 @@ _ALLOWED_GLOBALS: list[Any] = [
 
 
 def _restricted_load(path: Path) -> Any:
-    try:
-        with torch.serialization.safe_globals(_ALLOWED_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"model file '{path}' does not exist") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"model path '{path}' is a folder, not a model file") from None
-    except pickle.UnpicklingError as exc:
-        garbage = re.search(r"Unsupported operand \d+", str(exc))  # not a pickle at all
-        if garbage:
-            raise CheckpointError(
-                f"'{path.name}' is not a readable PyTorch model file ({garbage.group(0)})"
-            ) from None
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f"a Python object of type {found.group(1)}" if found else "data"
-        raise CheckpointError(
-            f"refusing to load '{path.name}': it contains {what} that StemDeck does not load "
-            "(only StemDeck checkpoints, Demucs v2 tasnet and torchaudio Hybrid Demucs weights "
-            "are accepted)"
-        ) from None
-    except Exception as exc:  # on garbage the unpickler raises KeyError, EOFError, ... anything
-        first = (str(exc).splitlines() or [""])[0][:200]
-        raise CheckpointError(
-            f"'{path.name}' is not a readable PyTorch model file ({type(exc).__name__}"
-            f"{': ' + first if first else ''})"
-        ) from None
+    return restricted_load(
+        path,
+        CheckpointError,
+        "only StemDeck checkpoints, Demucs v2 tasnet and torchaudio Hybrid Demucs weights "
+        "are accepted",
+        _ALLOWED_GLOBALS,
+    )
 
 
 def save_checkpoint(
@@ -124,24 +105,20 @@ def save_checkpoint(
     metadata: dict[str, Any] | None = None,
     config: ModelConfig | None = None,
 ) -> Path:
-    """Write StemDeck's format: configuration, weights and metadata in one weights-only file.
-    `config` defaults to the model's own (Conv-TasNet carries one; Hybrid Demucs does not)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write StemDeck's format: configuration, weights and metadata in one weights-only file,
+    stamped and written atomically (`common/checkpoints.py`). `config` defaults to the model's
+    own (Conv-TasNet carries one; Hybrid Demucs does not)."""
     config = config if config is not None else model.config
-    payload: dict[str, Any] = {
-        "format": FORMAT_NAME,
-        "version": TASNET_VERSION,
+    body: dict[str, Any] = {
         "config": config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": dict(metadata or {}),
     }
-    if family_of(config) != "tasnet":
-        payload |= {"version": FORMAT_VERSION, "family": family_of(config)}
-    partial = path.with_name(path.name + ".part")
-    torch.save(payload, partial)
-    partial.replace(path)
-    return path
+    if family_of(config) == "tasnet":
+        return save_stamped(Path(path), FORMAT_NAME, TASNET_VERSION, body)
+    return save_stamped(
+        Path(path), FORMAT_NAME, FORMAT_VERSION, body | {"family": family_of(config)}
+    )
 
 
 def infer_config(
@@ -281,11 +258,10 @@ def _load(path: Path) -> LoadedModel:
     obj = _restricted_load(path)
     name = path.name
     if isinstance(obj, dict) and obj.get("format") == FORMAT_NAME:
-        if obj.get("version", 0) > FORMAT_VERSION:
-            raise CheckpointError(
-                f"'{name}' was written by a newer StemDeck (format "
-                f"v{obj['version']}); upgrade to read it"
-            )
+        try:
+            check_version(obj, FORMAT_NAME, FORMAT_VERSION, name)
+        except NewerFormatError as exc:
+            raise CheckpointError(str(exc)) from None
         if not isinstance(obj.get("config"), dict) or not isinstance(obj.get("state_dict"), dict):
             raise CheckpointError(f"'{name}' is a StemDeck checkpoint without config or weights")
         family = obj.get("family", "tasnet")

@@ -8,18 +8,20 @@ neither torch nor torchaudio: the API gateway lists and checks models with it
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stemdeck.common import artefacts
+from stemdeck.common.artefacts import NAME, ArtefactKind, check_name
+from stemdeck.common.atomic import atomic_write_text
 from stemdeck.separator.cards import REMOTE, Card, read_card
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "weights"
-DEFAULT_MODEL = "default"
+DEFAULT_MODEL = artefacts.DEFAULT
 SUFFIX = ".pt"
 #: Real-time factors the worker measured here, one small JSON file per model.
 MEASURED_DIR = "measured"
@@ -27,47 +29,46 @@ MEASURED_DIR = "measured"
 #: The download URL of every model `pull` knows (its card is `cards.REMOTE[name].card`).
 REMOTE_MODELS: dict[str, str] = {name: entry.url for name, entry in REMOTE.items()}
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
 
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
     origin: str  # "bundled", "pulled" or "imported"
     path: Path
+    shadowed: bool = False  # a cached model of the same name is used instead
+
+
+def kind() -> ArtefactKind:
+    """The separator as a model kind of the shared artefact layer (`common/artefacts.py`).
+    BUNDLED_DIR is read on each call, so a packager or a test can point it elsewhere. Pulled
+    and imported files sit at the top of the cache, as they always have."""
+    return ArtefactKind("separator", "separation", BUNDLED_DIR, "", DEFAULT_MODEL, SUFFIX)
 
 
 def cache_dir() -> Path:
     """The user's model cache; STEMDECK_MODEL_DIR overrides it (tests, shared servers)."""
-    override = os.environ.get("STEMDECK_MODEL_DIR")
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("stemdeck")) / "models"
+    return kind().cache_dir()
 
 
 def list_models() -> list[ModelEntry]:
-    """Bundled models first, then those in the cache, each with where it came from."""
-    entries = [ModelEntry(p.stem, "bundled", p) for p in sorted(BUNDLED_DIR.glob(f"*{SUFFIX}"))]
-    cache = cache_dir()
-    for path in sorted(cache.glob(f"*{SUFFIX}")):
-        origin = "pulled" if path.stem in REMOTE_MODELS else "imported"
-        entries.append(ModelEntry(path.stem, origin, path))
+    """Bundled models first, then those in the cache, each with where it came from; a bundled
+    model overridden by a cached one of the same name is marked `shadowed`."""
+    entries = []
+    for entry in artefacts.list_artefacts(kind()):
+        origin = entry.origin
+        if origin == "cache":
+            origin = "pulled" if entry.name in REMOTE_MODELS else "imported"
+        entries.append(ModelEntry(entry.name, origin, entry.path, entry.shadowed))
     return entries
 
 
 def default_entry(entries: list[ModelEntry] | None = None) -> ModelEntry | None:
-    """What `default` runs: the bundled default, else the first model the user has."""
-    entries = list_models() if entries is None else entries
+    """What `default` runs: a model named `default` (cached before bundled), else the first
+    model the user has."""
+    entries = [e for e in (list_models() if entries is None else entries) if not e.shadowed]
     named = [e for e in entries if e.name == DEFAULT_MODEL]
+    named.sort(key=lambda e: e.origin == "bundled")
     return (named or entries or [None])[0]
-
-
-def check_name(name: str) -> str:
-    if not NAME.match(name):
-        raise ValueError(f"model name {name!r} must be letters, digits, '_', '-' or '.'")
-    return name
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,10 @@ class InstalledModel:
 
 
 def installed_models() -> list[InstalledModel]:
-    """Every installed model with its card and the speed measured here (torch-free)."""
-    entries = list_models()
+    """Every installed model with its card and the speed measured here (torch-free); a
+    bundled model hidden by a cached one of the same name is left out, since jobs naming it
+    run the cached one."""
+    entries = [e for e in list_models() if not e.shadowed]
     chosen = default_entry(entries)
     out = []
     for entry in entries:
@@ -119,13 +122,8 @@ def record_speed(name: str, rtf: float, device: str, audio_s: float) -> None:
     path = _measured_path(name)
     record = {"rtf": round(rtf, 4), "device": device, "audio_s": round(audio_s, 1)}
     record["measured_at"] = time.time()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".part")
-        partial.write_text(json.dumps(record))
-        partial.replace(path)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        atomic_write_text(path, json.dumps(record))
 
 
 def measured_speed(name: str) -> dict[str, Any] | None:

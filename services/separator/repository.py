@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stemdeck.common import artefacts
+from stemdeck.common.artefacts import ArtefactNotFoundError
 from stemdeck.separator.cards import REMOTE, Card, write_card
 from stemdeck.separator.installed import (  # re-exported: one import for the CLI and tests
     BUNDLED_DIR,
@@ -31,6 +33,7 @@ from stemdeck.separator.installed import (  # re-exported: one import for the CL
     check_name,
     default_entry,
     installed_models,
+    kind,
     list_models,
     measured_speed,
     record_speed,
@@ -76,32 +79,23 @@ def how_to_get_a_model() -> str:
     )
 
 
-def resolve(name_or_path: str | None) -> Path:
-    """The file behind a model name or path. Until a bundled `default` exists, `default` falls
-    back to the first model the user has, since any model is better than none."""
-    wanted = name_or_path or DEFAULT_MODEL
-    entries = list_models()
-    for entry in entries:  # names first: a stray file called 'default' must not hide the model
-        if entry.name == wanted:
-            return entry.path
-    candidate = Path(wanted).expanduser()
-    if candidate.is_file():
-        return candidate
-    if candidate.is_dir():
-        raise ModelNotFoundError(f"model path '{wanted}' is a folder, not a model file")
-    if wanted == DEFAULT_MODEL and entries:
-        return entries[0].path
-    if wanted == DEFAULT_MODEL:
-        raise ModelNotFoundError(f"No separation model is installed. {how_to_get_a_model()}")
-    if candidate.suffix or "/" in wanted:
-        raise ModelNotFoundError(f"model file '{wanted}' does not exist. {how_to_get_a_model()}")
-    raise ModelNotFoundError(
-        f"unknown model '{wanted}' (installed: {installed_text(entries)}). {how_to_get_a_model()}"
-    )
-
-
-def installed_text(entries: list[ModelEntry]) -> str:
-    return ", ".join(e.name for e in entries) or "none"
+def resolve(name_or_path: str | Path | None) -> Path:
+    """The file behind a model name or path, in the lookup order every model kind shares
+    (`common/artefacts.py`: explicit path, user cache, bundled). Until a bundled `default`
+    exists, `default` falls back to the first model the user has, since any model is better
+    than none."""
+    try:
+        return artefacts.resolve(kind(), name_or_path)
+    except ArtefactNotFoundError as exc:
+        wanted = name_or_path or DEFAULT_MODEL
+        first = default_entry()
+        if wanted == DEFAULT_MODEL and first is not None:
+            return first.path
+        if wanted == DEFAULT_MODEL:
+            raise ModelNotFoundError(
+                f"No separation model is installed. {how_to_get_a_model()}"
+            ) from None
+        raise ModelNotFoundError(f"{exc}. {how_to_get_a_model()}") from None
 
 
 def open_model(name_or_path: str | None) -> LoadedModel:
