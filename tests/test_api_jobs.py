@@ -310,7 +310,7 @@ def test_delete_removes_objects_then_the_record_and_expiry_cleans_up(
     assert storage.list(f"jobs/{kept['id']}/") == [kept["input"]["key"]]
 
 
-def test_the_scheduler_in_the_eq_worker_expires_jobs_on_its_own(
+def test_the_scheduler_in_the_coordinator_expires_jobs_on_its_own(
     idle_api: httpx.Client, service: ServiceEnv, tmp_path: Path
 ) -> None:
     store, storage = service.store(), service.storage()
@@ -320,7 +320,7 @@ def test_the_scheduler_in_the_eq_worker_expires_jobs_on_its_own(
         job.expires_at = time.time() - 1
 
     store.update_job(old["id"], expire)
-    worker = service.start_worker("eq", "--beat", env={"STEMDECK_CLEANUP_EVERY_S": "1"})
+    worker = service.start_worker("coordinator", "--beat", env={"STEMDECK_CLEANUP_EVERY_S": "1"})
     try:
         poll(lambda: idle_api.get(f"/v1/jobs/{old['id']}").status_code, lambda s: s == 404, 90)
         assert storage.list(f"jobs/{old['id']}/") == []

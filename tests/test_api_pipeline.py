@@ -65,7 +65,7 @@ def stack(
             env = stack.enter_context(service_env(data, redis.url, s3.url))
             env.env["STEMDECK_CALLBACK_ALLOW_PRIVATE"] = "true"
             env.storage()
-            for role in ("separate", "eq", "genre"):
+            for role in ("separate", "eq", "genre", "coordinator"):
                 env.start_worker(role)
             url = stack.enter_context(api_thread(env.settings()))
         yield env, url

@@ -1,8 +1,8 @@
 """Faults with real processes on loopback (Redis with append-only persistence, moto S3, Celery
 workers): workers killed with SIGKILL mid-job, Redis restarted mid-album, the S3 endpoint gone
 for 20 s mid-job. Nothing may be lost,
-duplicated or left "running"; the reaper (stemdeck.common.reaper, on the eq worker's scheduler)
-sends orphaned stages again."""
+duplicated or left "running"; the reaper (stemdeck.common.reaper, on the coordinator worker's
+scheduler) sends orphaned stages again."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from tests.servers import Server, moto_server, redis_server, tcp_proxy
 from tests.service_env import ServiceEnv, service_env
 
 SONG_SECONDS = 20.0
+#: Every worker role, the coordinator with the scheduler (the reaper).
+ROLES = (("separate", ()), ("eq", ()), ("genre", ()), ("coordinator", ("--beat",)))
 STEM_NAMES = ("vocals", "drums", "bass", "other")
 
 
@@ -39,7 +41,7 @@ def stack(tmp_path: Path, redis: Server) -> Iterator[ServiceEnv]:
     with moto_server() as s3, service_env(tmp_path / "data", redis.url, s3.url) as env:
         env.env.update(STEMDECK_REAP_AFTER_S="3", STEMDECK_REAP_EVERY_S="1")
         env.storage()
-        for role, extra in (("separate", ()), ("eq", ("--beat",)), ("genre", ())):
+        for role, extra in ROLES:
             env.start_worker(role, *extra)
         yield env
 
@@ -165,7 +167,7 @@ def test_a_job_rides_out_twenty_seconds_without_s3(
     ):
         stack.env.update(STEMDECK_REAP_AFTER_S="300")
         stack.storage()
-        for role, extra in (("separate", ()), ("eq", ("--beat",)), ("genre", ())):
+        for role, extra in ROLES:
             stack.start_worker(role, *extra)
         store = stack.store()
         with api_thread(stack.settings()) as url:

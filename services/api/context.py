@@ -114,8 +114,6 @@ def job_view(job: Job) -> dict[str, Any]:
         links["zip"] = f"{base}/download.zip"
         links["mix"] = f"{base}/mix"
     data["links"] = links
-    for key in ("parts_done", "finalize_sent", "fanout_sent"):
-        data["results"].pop(key, None)
     return data
 
 

@@ -18,7 +18,7 @@ from stemdeck.api.context import Services
 from stemdeck.api.names import title_from_filename
 from stemdeck.api.routes_models import installed_names
 from stemdeck.api.uploads import refuse
-from stemdeck.common import celery_app, pipeline
+from stemdeck.common import celery_app, pipeline, stages
 from stemdeck.common.audio import media_type
 from stemdeck.common.jobs import Batch, InputInfo, Job, JobOptions
 from stemdeck.common.jobstore import JobStoreError
@@ -120,9 +120,10 @@ def _store(services: Services, jobs: list[Job], checked: list[CheckedUpload]) ->
 
 
 def _enqueue(services: Services, jobs: list[Job]) -> None:
+    """Send each new job's first stages (those that come after no other: separation)."""
     for job in jobs:
-        seconds = job.input.duration_s if job.input else 0.0
-        celery_app.send(services.celery, celery_app.SEPARATE, [job.id], seconds)
+        for stage in stages.due(set()):
+            celery_app.send_stage(services.celery, job, stage)
 
 
 def _undo(services: Services, jobs: list[Job], batch: Batch | None) -> None:

@@ -1,7 +1,8 @@
 """`stemdeck serve`: the whole service on one machine, with no Redis, no S3 and no Docker.
 
-The API runs in this process (uvicorn); the three pipeline workers run as child processes
-(`stemdeck worker separate|eq|genre`, the eq one with the expiry scheduler). Everything lives
+The API runs in this process (uvicorn); the workers run as child processes, one per role
+(`stemdeck worker separate|eq|genre|coordinator`; the coordinator, which finalizes jobs, sends
+webhooks and reaps stalled jobs, also runs the periodic scheduler). Everything lives
 in one data folder: objects, the SQLite job store and the SQLite broker. A worker whose task
 module is not installed is skipped with a message (the service still answers; its stage waits).
 Ctrl-C or SIGTERM stops the API, then the workers: politely first, then firmly, so nothing is
@@ -26,11 +27,15 @@ from typing import IO, Annotated
 
 import typer
 
+from stemdeck.common.stages import COORDINATOR, EQ, GENRE, SEPARATE
+
 log = logging.getLogger("stemdeck.serve")
-ROLES = ("separate", "eq", "genre")
-#: Pool processes per role: one separator (it uses every core itself), two single-threaded EQ
-#: processes so a job's four stems go two at a time, one GenreNet.
-POOL = {"separate": 1, "eq": 2, "genre": 1}
+#: Pool processes per role (the roles are `celery_app.QUEUES`): one separator (it uses every
+#: core itself), two single-threaded EQ processes so a job's four stems go two at a time, one
+#: GenreNet, one coordinator (its tasks take milliseconds).
+POOL = {SEPARATE.queue: 1, EQ.queue: 2, GENRE.queue: 1, COORDINATOR: 1}
+#: The role that runs the periodic scheduler (expiry cleanup, reaper): exactly one does.
+SCHEDULER_ROLE = COORDINATOR
 #: Seconds a worker gets to finish on SIGTERM, then on SIGQUIT, before it is killed.
 TERM_GRACE_S = 5.0
 QUIT_GRACE_S = 2.0
@@ -210,7 +215,7 @@ def serve(
     app = create_app(settings)
 
     chosen: list[Worker] = []
-    for role in ROLES if workers else ():
+    for role in POOL if workers else ():
         missing = missing_modules(role)
         if missing:
             print(
@@ -220,7 +225,7 @@ def serve(
             )
             continue
         argv = [sys.executable, "-m", "stemdeck.cli.main", "worker", role, "-c", str(POOL[role])]
-        argv += ["--beat"] if role == "eq" else []
+        argv += ["--beat"] if role == SCHEDULER_ROLE else []
         chosen.append(Worker(role, argv, logs / f"worker-{role}.log"))
     supervisor = Supervisor(chosen)
 

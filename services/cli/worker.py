@@ -8,7 +8,12 @@ import typer
 
 
 def worker(
-    role: Annotated[str, typer.Argument(help="separate, eq or genre.")],
+    role: Annotated[
+        str,
+        typer.Argument(
+            help="separate, eq, genre, or coordinator (finalize, webhooks, expiry, reaper)."
+        ),
+    ],
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Tasks run at once.")
     ] = 1,
@@ -16,7 +21,11 @@ def worker(
         str, typer.Option(help="prefork (a process per task), threads or solo.")
     ] = "prefork",
     beat: Annotated[
-        bool, typer.Option(help="Also run the periodic scheduler (expiry cleanup).")
+        bool,
+        typer.Option(
+            help="Also run the periodic scheduler (expiry cleanup, reaper): exactly one worker "
+            "of a deployment, the coordinator's."
+        ),
     ] = False,
     loglevel: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:

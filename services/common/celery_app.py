@@ -23,34 +23,38 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
+from stemdeck.common import stages
+from stemdeck.common.jobs import Job
 from stemdeck.common.settings import Settings, get_settings
+from stemdeck.common.stages import COORDINATOR, StageSpec
 
-SEPARATE, EQ, GENRE, FINALIZE, CALLBACK, CLEANUP, REAP = (
-    "stemdeck.separate",
-    "stemdeck.eq",
-    "stemdeck.genre",
-    "stemdeck.finalize",
-    "stemdeck.callback",
-    "stemdeck.cleanup",
-    "stemdeck.reap",
-)
-#: Which queue each task goes to: the GPU-capable separator apart from the CPU stages.
-ROUTES = {
-    SEPARATE: "separate",
-    EQ: "eq",
-    FINALIZE: "eq",
-    CALLBACK: "eq",
-    CLEANUP: "eq",
-    REAP: "eq",
-    GENRE: "genre",
+#: Task names of the stages (declared in `stages`), for code that sends one by name.
+SEPARATE, EQ, GENRE = stages.SEPARATE.task, stages.EQ.task, stages.GENRE.task
+FINALIZE = stages.FINALIZE.task
+#: The coordinator's tasks that are no stage of a job: webhooks, expiry, the reaper.
+CALLBACK, CLEANUP, REAP = "stemdeck.callback", "stemdeck.cleanup", "stemdeck.reap"
+_DUTIES = {
+    CALLBACK: "stemdeck.common.pipeline",
+    CLEANUP: "stemdeck.common.pipeline",
+    REAP: "stemdeck.common.reaper",
 }
-QUEUES = ("separate", "eq", "genre")
+#: Which queue each task goes to: each stage's own, the rest to the coordinator.
+ROUTES: dict[str, str] = {stage.task: stage.queue for stage in stages.STAGES}
+ROUTES |= dict.fromkeys(_DUTIES, COORDINATOR)
+#: Every queue, and so every worker role (`stemdeck worker ROLE` consumes queue ROLE).
+QUEUES: tuple[str, ...] = tuple(dict.fromkeys(ROUTES.values()))
+
+
+def _role_modules() -> dict[str, list[str]]:
+    modules: dict[str, list[str]] = {queue: [] for queue in QUEUES}
+    for task, module in [*((s.task, s.module) for s in stages.STAGES), *_DUTIES.items()]:
+        if module not in modules[ROUTES[task]]:
+            modules[ROUTES[task]].append(module)
+    return modules
+
+
 #: Task modules per worker role; each worker imports only its own.
-ROLE_MODULES = {
-    "separate": ["stemdeck.separator.task"],
-    "eq": ["stemdeck.eq.task", "stemdeck.common.pipeline", "stemdeck.common.reaper"],
-    "genre": ["stemdeck.genre.task"],
-}
+ROLE_MODULES = _role_modules()
 
 
 #: Seconds between polls of an empty queue on an SQL broker (kombu's default, 1 s, would add
@@ -101,7 +105,7 @@ def make_app(settings: Settings | None = None, include: list[str] | None = None)
         worker_prefetch_multiplier=1,
         task_queues=[Queue(name) for name in QUEUES],
         task_routes={name: {"queue": queue} for name, queue in ROUTES.items()},
-        task_default_queue="eq",
+        task_default_queue=COORDINATOR,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
@@ -120,14 +124,12 @@ def make_app(settings: Settings | None = None, include: list[str] | None = None)
 
 
 def time_limits(task: str, audio_seconds: float) -> tuple[float, float]:
-    """(soft, hard) seconds for a task on a song of this length: generous for a CPU (the
-    separator runs at a real-time factor below 0.3 on 2 cores), yet finite."""
-    if task == SEPARATE:
-        soft = 120 + 3.0 * audio_seconds
-    elif task == GENRE:
-        soft = 60 + 1.0 * audio_seconds
-    else:
-        soft = 60 + 0.5 * audio_seconds
+    """(soft, hard) seconds for a task on a song of this length: a stage's own limits (see
+    `StageSpec.time_limits`), one minute and a half-second per second of song for the rest."""
+    stage = stages.BY_TASK.get(task)
+    if stage is not None:
+        return stage.time_limits(audio_seconds)
+    soft = 60 + 0.5 * audio_seconds
     return soft, soft + 60
 
 
@@ -135,3 +137,17 @@ def send(app: Celery, task: str, args: list[Any], audio_seconds: float = 0.0) ->
     """Enqueue a task by name on its queue, with time limits scaled to the song."""
     soft, hard = time_limits(task, audio_seconds)
     app.send_task(task, args=args, queue=ROUTES[task], soft_time_limit=soft, time_limit=hard)
+
+
+def send_stage(app: Celery, job: Job, stage: StageSpec) -> int:
+    """Send the tasks doing `stage` of `job` by its fan-out rule: one per job, or one per stem
+    whose result is not in the record yet. Returns how many were sent."""
+    seconds = job.input.duration_s if job.input else 0.0
+    if not stage.per_stem:
+        send(app, stage.task, [job.id], seconds)
+        return 1
+    done = job.results.get(stage.name) or {}
+    stems = [stem for stem in job.results.get("stems") or {} if stem not in done]
+    for stem in stems:
+        send(app, stage.task, [job.id, stem], seconds)
+    return len(stems)

@@ -1,9 +1,12 @@
 """The job record and its state machine: the one thing a client polls.
 
 A job is `queued`, then `running`, and ends `succeeded`, `failed` or `cancelled`; it never leaves
-an end state. Inside, each stage (separate, eq, genre, finalize) has its own status, progress
-0-100, device, timings and error, so a person sees which step is slow or broken and what it
-already produced. Overall progress is a weighted sum of the stages, so it only moves forward.
+an end state. Inside, each stage of the pipeline (declared in `stages`) has its own status,
+progress 0-100, device, timings and error, so a person sees which step is slow or broken and what
+it already produced. Overall progress is a weighted sum of the stages, so it only moves forward.
+Stages change only through the functions here: `begin_stage`, `report_progress`, `finish_stage`,
+`fail`, and `restart_stage` (the reaper's). The pipeline's own bookkeeping lives in `control`,
+apart from the `results` a person reads.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+
+from stemdeck.common import stages as pipeline_stages
 
 
 class JobStatus(StrEnum):
@@ -40,8 +45,8 @@ _JOB_MOVES: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.RUNNING: frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}),
 }
 
-#: Stages in pipeline order, with their share of the overall progress (separation dominates).
-STAGE_WEIGHTS: dict[str, float] = {"separate": 0.70, "eq": 0.10, "genre": 0.15, "finalize": 0.05}
+#: Stage names in pipeline order, with their share of the overall progress (from `stages`).
+STAGE_WEIGHTS: dict[str, float] = {stage.name: stage.weight for stage in pipeline_stages.STAGES}
 STAGES = tuple(STAGE_WEIGHTS)
 
 
@@ -93,6 +98,25 @@ class JobError(BaseModel):
     message: str
 
 
+class Control(BaseModel):
+    """The pipeline's bookkeeping on the record (never shown to clients)."""
+
+    #: Stages whose tasks the pipeline has sent, so that of two tasks finishing at once only
+    #: one sends what comes next (the reaper re-sends a lost one on its own).
+    sent: list[str] = Field(default_factory=list)
+
+
+#: Bookkeeping flags records kept in `results` before `control` existed, and the stages each
+#: one meant were sent: the fan-out after separation, and the final step.
+_LEGACY_FLAGS: dict[str, tuple[str, ...]] = {
+    "fanout_sent": tuple(
+        s.name for s in pipeline_stages.STAGES if s.after == (pipeline_stages.SEPARATE.name,)
+    ),
+    "finalize_sent": (pipeline_stages.FINALIZE.name,),
+    "parts_done": (),  # the stages' own statuses say as much now
+}
+
+
 class Job(BaseModel):
     """One song's way through the pipeline, stored as JSON in the job store."""
 
@@ -106,11 +130,28 @@ class Job(BaseModel):
     input: InputInfo | None = None
     stages: dict[str, Stage] = Field(default_factory=lambda: {name: Stage() for name in STAGES})
     results: dict[str, Any] = Field(default_factory=dict)
+    control: Control = Field(default_factory=Control)
     error: JobError | None = None
     callback_url: str | None = None
     created_at: float = Field(default_factory=time.time)
     updated_at: float = Field(default_factory=time.time)
     expires_at: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _move_legacy_flags(cls, data: Any) -> Any:
+        """Stored records from before `control`: their flags move out of `results` on read."""
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, dict) or not _LEGACY_FLAGS.keys() & results.keys():
+            return data
+        control = dict(data.get("control") or {})
+        sent = list(control.get("sent") or [])
+        for flag, names in _LEGACY_FLAGS.items():
+            if results.get(flag):
+                sent += [name for name in names if name not in sent]
+        control["sent"] = sent
+        results = {k: v for k, v in results.items() if k not in _LEGACY_FLAGS}
+        return {**data, "results": results, "control": control}
 
     @property
     def progress(self) -> float:
@@ -123,8 +164,8 @@ class Job(BaseModel):
         return round(min(100.0, total), 1)
 
     def public(self) -> dict[str, Any]:
-        """The record as the API shows it: progress included, owner left out."""
-        data = self.model_dump(mode="json", exclude={"owner"})
+        """The record as the API shows it: progress included, owner and bookkeeping left out."""
+        data = self.model_dump(mode="json", exclude={"owner", "control"})
         data["progress"] = self.progress
         for name, stage in self.stages.items():
             data["stages"][name]["seconds"] = stage.seconds
@@ -164,6 +205,32 @@ def start_stage(job: Job, name: str, device: str | None = None) -> Job:
     stage.status = StageStatus.RUNNING
     stage.started_at = stage.started_at or time.time()
     stage.device = device or stage.device
+    job.updated_at = time.time()
+    return job
+
+
+def succeeded_stages(job: Job) -> set[str]:
+    """Names of the stages that have succeeded."""
+    return {name for name, stage in job.stages.items() if stage.status == StageStatus.SUCCEEDED}
+
+
+def begin_stage(job: Job, name: str, device: str | None = None) -> Job:
+    """A stage's task starts: the stage is marked running unless the job or the stage has
+    already ended (then nothing changes; the task sees that in the record and stops)."""
+    if job.status in ENDED or job.stages[name].status in _STAGE_ENDED:
+        return job
+    return start_stage(job, name, device)
+
+
+def restart_stage(job: Job, name: str) -> Job:
+    """A stage whose worker vanished goes back to pending, its tasks about to be sent again
+    (the reaper's move); counted in `restarts`. Ended jobs and stages cannot restart."""
+    _check_open(job)
+    stage = job.stages[name]
+    if stage.status in _STAGE_ENDED:
+        raise InvalidTransition(f"stage {name} of job {job.id} already {stage.status}")
+    stage.status = StageStatus.PENDING
+    stage.restarts += 1
     job.updated_at = time.time()
     return job
 

@@ -101,7 +101,6 @@ class RedisJobStore:
                         pipe.zrem(self._key("active", "jobs"), job_id)
                     else:
                         pipe.zadd(self._key("active", "jobs"), {job_id: job.updated_at})
-                    pipe.publish(self._key("events", job_id), job.updated_at)
                     pipe.execute()
                     return job
                 except redis.WatchError:

@@ -1,9 +1,12 @@
-"""The steps around the models: fan-in, the final manifest, webhooks and expiry.
+"""The steps around the models: moving a job along its stages, the final manifest, webhooks
+and expiry.
 
-After separation, one EQ task per stem and one genre/analysis task run in parallel. Each records
-its result with `complete_part`; the update is atomic, so exactly one of them sees the set
-complete and enqueues `finalize`, which writes `manifest.json` beside the stems (the durable copy
-of the record: results survive the loss of Redis) and marks the job succeeded.
+Every stage task records its result with `advance`: in the same atomic update of the record it
+claims the stages that result makes ready (by the declaration in `stages`: after separation, one
+EQ task per stem and the genre task; when both have succeeded, `finalize`), so exactly one task
+sends each of them. `finalize` writes `manifest.json` beside the stems (the durable copy of the
+record: results survive the loss of Redis) and marks the job succeeded. It, the webhooks, the
+expiry cleanup and the reaper run on the coordinator worker.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from celery import Celery, current_app, shared_task
+from kombu.exceptions import OperationalError
 
 from stemdeck.common import celery_app
 from stemdeck.common.jobs import (
@@ -30,11 +35,13 @@ from stemdeck.common.jobs import (
     StageStatus,
     finish_stage,
     move,
-    start_stage,
+    succeeded_stages,
 )
+from stemdeck.common.jobs import begin_stage as begin
 from stemdeck.common.jobstore import JobNotFound, JobStore, JobStoreError, open_job_store
 from stemdeck.common.results import put
 from stemdeck.common.settings import Settings, get_settings
+from stemdeck.common.stages import FINALIZE, StageSpec, due
 from stemdeck.common.storage import Storage, StorageError, open_storage
 
 log = logging.getLogger(__name__)
@@ -55,67 +62,61 @@ def job_prefix(job_id: str) -> str:
     return f"jobs/{job_id}/"
 
 
-def expected_parts(job: Job) -> set[str]:
-    """What must report before the job can finish: an EQ per stem, and the genre stage."""
-    return {f"eq:{stem}" for stem in job.results.get("stems", {})} | {"genre"}
+def claim_ready_stages(job: Job) -> list[StageSpec]:
+    """The stages `job` should send now: due (`stages.due`), still pending, never sent by the
+    pipeline, and not the first stage (the API sends that). Call it inside an update of the
+    record: it marks them sent there, so only one of two tasks finishing together sends them."""
+    if job.status in ENDED:
+        return []
+    ready = [
+        stage
+        for stage in due(succeeded_stages(job))
+        if stage.after
+        and job.stages[stage.name].status == StageStatus.PENDING
+        and stage.name not in job.control.sent
+    ]
+    job.control.sent += [stage.name for stage in ready]
+    return ready
 
 
-def complete_part(store: JobStore, job_id: str, part: str, record: Any) -> bool:
-    """Record one fan-out result; True for exactly the call that completes the set (it must
-    enqueue `finalize`). A redelivered task calling twice changes nothing."""
-    outcome = {"finalize": False}
-
-    def change(job: Job) -> None:
-        parts = job.results.setdefault("parts_done", [])
-        if part not in parts:
-            parts.append(part)
-        record(job)
-        if job.status in ENDED:
-            return
-        if expected_parts(job) <= set(parts) and not job.results.get("finalize_sent"):
-            job.results["finalize_sent"] = True
-            outcome["finalize"] = True
-
-    store.update_job(job_id, change)
-    return outcome["finalize"]
-
-
-def enqueue_finalize_if_last(
-    app: Celery, store: JobStore, job_id: str, part: str, record: Any
+def advance(
+    app: Celery, store: JobStore, job_id: str, change: Callable[[Job], object] | None = None
 ) -> Job:
-    """`complete_part`, then send `finalize` when this part was the last one."""
-    if complete_part(store, job_id, part, record):
-        job = store.get_job(job_id)
-        seconds = job.input.duration_s if job.input else 0.0
-        celery_app.send(app, celery_app.FINALIZE, [job_id], seconds)
-    return store.get_job(job_id)
+    """Apply a task's `change` to the record and send the stages it made ready, each once for
+    the job however many tasks finish together (a redelivered task calling again sends nothing
+    new). A send that fails (the broker away) is logged and left to the reaper, which sends the
+    due stages of a job that has gone quiet; the task's own work is done and stays done."""
+    ready: list[StageSpec] = []
+
+    def apply(job: Job) -> None:
+        if change is not None:
+            change(job)
+        ready[:] = claim_ready_stages(job)
+
+    job = store.update_job(job_id, apply)
+    for stage in ready:
+        try:
+            celery_app.send_stage(app, job, stage)
+        except (OperationalError, OSError):
+            log.exception("job %s: %s not sent; the reaper will send it", job_id, stage.name)
+    return job
 
 
-def begin_stage(store: JobStore, job_id: str, stage: str, device: str = "cpu") -> Job:
-    """Mark a fan-out stage running (the first of its tasks to start does it)."""
-
-    def change(job: Job) -> None:
-        if job.status not in ENDED and job.stages[stage].status == StageStatus.PENDING:
-            start_stage(job, stage, device)
-
-    return store.update_job(job_id, change)
+def begin_stage(store: JobStore, job_id: str, stage: str, device: str | None = "cpu") -> Job:
+    """Mark a stage running as its task starts (see `jobs.begin_stage`); the updated record."""
+    return store.update_job(job_id, lambda job: begin(job, stage, device))
 
 
 def manifest(job: Job) -> dict[str, Any]:
     """What `manifest.json` holds: the public record at the end of the job."""
-    data = job.public()
-    data["results"] = {k: v for k, v in data["results"].items() if k not in _BOOKKEEPING}
-    return data
-
-
-_BOOKKEEPING = ("parts_done", "finalize_sent", "fanout_sent")
+    return job.public()
 
 
 def finalize(
     settings: Settings, store: JobStore, storage: Storage, app: Celery, job_id: str
 ) -> Job:
     """Write the manifest and mark the job succeeded (idempotent: a finished job is left as is)."""
-    job = store.update_job(job_id, lambda j: _start(j, "finalize"))
+    job = begin_stage(store, job_id, FINALIZE.name, None)
     if job.status in ENDED:
         return job
     key = job_prefix(job_id) + "manifest.json"
@@ -124,7 +125,7 @@ def finalize(
         if record.status in ENDED:
             return
         put(record.results, "manifest", key)
-        finish_stage(record, "finalize")
+        finish_stage(record, FINALIZE.name)
         move(record, JobStatus.SUCCEEDED)
 
     final = job.model_copy(deep=True)
@@ -135,11 +136,6 @@ def finalize(
     if job.callback_url and job.status == JobStatus.SUCCEEDED:
         celery_app.send(app, celery_app.CALLBACK, [job_id])
     return job
-
-
-def _start(job: Job, stage: str) -> None:
-    if job.status not in ENDED and job.stages[stage].status == StageStatus.PENDING:
-        start_stage(job, stage)
 
 
 def check_callback_url(url: str, allow_private: bool) -> str:
@@ -210,7 +206,7 @@ def cleanup(store: JobStore, storage: Storage, now: float | None = None) -> int:
     return len(jobs)
 
 
-# --- Celery tasks of the pipeline (run by the CPU worker) -------------------------------------
+# --- Celery tasks of the coordinator worker ---------------------------------------------------
 
 
 def _context() -> tuple[Settings, JobStore, Storage]:
@@ -218,7 +214,7 @@ def _context() -> tuple[Settings, JobStore, Storage]:
     return settings, open_job_store(settings), open_storage(settings)
 
 
-@shared_task(name=celery_app.FINALIZE, **RETRY_TRANSIENT)
+@shared_task(name=FINALIZE.task, **RETRY_TRANSIENT)
 def finalize_task(job_id: str) -> None:
     settings, store, storage = _context()
     try:

@@ -5,7 +5,8 @@ worker killed (the OOM killer, SIGKILL, a lost machine) leaves its task unacknow
 Redis' visibility timeout (an hour), and the job would look "running" all that time. So a
 periodic task looks for running jobs whose record has not changed for `reap_after_s` (the
 separator writes progress every half second; EQ and genre tasks take seconds), and for each:
-- a stage left running is marked pending again and its tasks are sent again (they are
+- a stage left running is marked pending again (`jobs.restart_stage`) and its tasks are sent
+  again by the stage's fan-out rule (`stages`; they are
   idempotent, so a late redelivery of the original is harmless); after MAX_RESTARTS of those
   the job fails with a message instead of looping on a song that kills its worker;
 - a job with no stage running (a worker died between finishing one stage and sending the
@@ -23,45 +24,24 @@ from celery import Celery, current_app, shared_task
 
 from stemdeck.common import celery_app
 from stemdeck.common.broker import queue_depths
-from stemdeck.common.jobs import ENDED, Job, StageStatus, fail
+from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, restart_stage, succeeded_stages
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
 from stemdeck.common.settings import get_settings
+from stemdeck.common.stages import BY_NAME, due
 
 log = logging.getLogger(__name__)
 #: Restarts of one stage before the job is failed.
 MAX_RESTARTS = 3
-#: The queue each stage's tasks wait in.
-_QUEUES = {stage: celery_app.ROUTES[f"stemdeck.{stage}"] for stage in ("separate", "eq", "genre")}
-_QUEUES["finalize"] = celery_app.ROUTES[celery_app.FINALIZE]
-_TASKS = {
-    "separate": celery_app.SEPARATE,
-    "genre": celery_app.GENRE,
-    "finalize": celery_app.FINALIZE,
-}
 
 
 def next_stages(job: Job) -> list[str]:
     """The stages that should be under way: those whose inputs exist but that have not ended."""
-    stages = job.stages
-    done = {name for name, stage in stages.items() if stage.status == StageStatus.SUCCEEDED}
-    if "separate" not in done:
-        return ["separate"]
-    fan_out = [name for name in ("eq", "genre") if name not in done]
-    if fan_out:
-        return fan_out
-    return [] if "finalize" in done else ["finalize"]
+    return [stage.name for stage in due(succeeded_stages(job))]
 
 
 def send_stage(app: Celery, job: Job, stage: str) -> None:
-    """Send the task(s) doing `stage` of `job`: one per stem still without an EQ."""
-    seconds = job.input.duration_s if job.input else 0.0
-    if stage == "eq":
-        done = job.results.get("eq", {})
-        for stem in job.results.get("stems", {}):
-            if stem not in done:
-                celery_app.send(app, celery_app.EQ, [job.id, stem], seconds)
-    else:
-        celery_app.send(app, _TASKS[stage], [job.id], seconds)
+    """Send the task(s) doing `stage` of `job`: per stem, only those still without a result."""
+    celery_app.send_stage(app, job, BY_NAME[stage])
 
 
 def reap(
@@ -103,21 +83,20 @@ def _restart(job: Job, actions: list[str], stale_before: float, busy: set[str]) 
     if job.status in ENDED or job.updated_at >= stale_before:
         return  # ended or moved on since the scan
     running = [name for name, stage in job.stages.items() if stage.status == StageStatus.RUNNING]
-    due = [name for name in next_stages(job) if _QUEUES[name] not in busy]
-    for name in running or due:
-        stage = job.stages[name]
+    orphaned = [name for name in next_stages(job) if BY_NAME[name].queue not in busy]
+    for name in running or orphaned:
+        stage, role = job.stages[name], BY_NAME[name].queue
         if stage.restarts >= MAX_RESTARTS:
             tries = f"{stage.restarts + 1} times"
             if name in running:
-                why = f"the {name} worker stopped {tries} while working on this song (killed, or "
+                why = f"the {role} worker stopped {tries} while working on this song (killed, or "
                 why += "out of memory?); giving up"
             else:
-                why = f"no {name} worker took this job up ({tries} asked); is one running?"
+                why = f"no {role} worker took this job up ({tries} asked); is one running?"
             fail(job, name, why)
             actions[:] = ["failed"]
             return
-        stage.restarts += 1
-        stage.status = StageStatus.PENDING
+        restart_stage(job, name)
         actions.append(name)
 
 

@@ -1,9 +1,9 @@
 """The EQ worker's Celery task: one stem in, a recommended 3-band correction into the job record.
 
-One task per stem runs in parallel; the last part of the fan-out (EQ per stem, genre) to finish
-enqueues the final step. A stem the model cannot judge (silent, e.g. the vocals of an
-instrumental; or the `no_vocals` sum, which the model was not trained on) gets a flat EQ and a
-note, not a failed job: the stems are still good.
+One task per stem runs in parallel; the stage succeeds with its last stem, and the update that
+records it sends what comes next (`pipeline.advance`). A stem the model cannot judge (silent,
+e.g. the vocals of an instrumental; or the `no_vocals` sum, which the model was not trained on)
+gets a flat EQ and a note, not a failed job: the stems are still good.
 """
 
 from __future__ import annotations
@@ -20,14 +20,10 @@ from stemdeck.common import celery_app
 from stemdeck.common.audio import read_audio
 from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, report_progress
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
-from stemdeck.common.pipeline import (
-    RETRY_TRANSIENT,
-    TRANSIENT,
-    begin_stage,
-    enqueue_finalize_if_last,
-)
+from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, advance, begin_stage
 from stemdeck.common.results import put
 from stemdeck.common.settings import get_settings
+from stemdeck.common.stages import EQ
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.eq.filters import BAND_NAMES, band_definition
 from stemdeck.eq.predict import EqInputError, get_model, predict_eq
@@ -51,7 +47,7 @@ def warm_up() -> None:
 
 @worker_process_init.connect
 def _warm_up_pool_process(**_: object) -> None:
-    celery_app.warm_up_guarded("eq", warm_up)
+    celery_app.warm_up_guarded(EQ.name, warm_up)
 
 
 def recommend(storage: Storage, key: str, stem: str) -> dict:
@@ -73,30 +69,30 @@ def run_eq(store: JobStore, storage: Storage, job_id: str, stem: str) -> Job:
     job = store.get_job(job_id)
     if job.status in ENDED:
         return job
-    done = job.results.get("eq", {})
-    if stem in done:  # redelivered after the result was written: only the fan-in is left
+    done = job.results.get(EQ.name, {})
+    if stem in done:  # redelivered after the result was written: only what comes next is left
         result = done[stem]
     else:
-        begin_stage(store, job_id, "eq")
+        begin_stage(store, job_id, EQ.name)
         result = recommend(storage, job.results["stems"][stem]["key"], stem)
     stems = list(job.results.get("stems", {}))
 
     def record(record: Job) -> None:
-        put(record.results, "eq", {**record.results.get("eq", {}), stem: result})
+        put(record.results, EQ.name, {**record.results.get(EQ.name, {}), stem: result})
         put(record.results, "eq_bands", band_definition())
         if record.status in ENDED:
             return
-        finished = sum(name in record.results["eq"] for name in stems)
+        finished = sum(name in record.results[EQ.name] for name in stems)
         if finished == len(stems):
-            if record.stages["eq"].status != StageStatus.SUCCEEDED:
-                finish_stage(record, "eq")
+            if record.stages[EQ.name].status != StageStatus.SUCCEEDED:
+                finish_stage(record, EQ.name)
         else:
-            report_progress(record, "eq", 100 * finished / len(stems))
+            report_progress(record, EQ.name, 100 * finished / len(stems))
 
-    return enqueue_finalize_if_last(current_app, store, job_id, f"eq:{stem}", record)
+    return advance(current_app, store, job_id, record)
 
 
-@shared_task(name=celery_app.EQ, **RETRY_TRANSIENT)
+@shared_task(name=EQ.task, **RETRY_TRANSIENT)
 def eq_task(job_id: str, stem: str) -> None:
     settings = get_settings()
     store, storage = open_job_store(settings), open_storage(settings)
@@ -109,4 +105,4 @@ def eq_task(job_id: str, stem: str) -> None:
     except Exception as exc:
         log.exception("eq: job %s stem %s", job_id, stem)
         message = f"EQ recommendation for {stem} failed: {exc}"
-        store.update_job(job_id, lambda j: fail(j, "eq", message))
+        store.update_job(job_id, lambda j: fail(j, EQ.name, message))

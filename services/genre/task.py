@@ -25,14 +25,10 @@ from stemdeck.common import celery_app
 from stemdeck.common.audio import read_audio
 from stemdeck.common.jobs import ENDED, Job, fail, finish_stage
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
-from stemdeck.common.pipeline import (
-    RETRY_TRANSIENT,
-    TRANSIENT,
-    begin_stage,
-    enqueue_finalize_if_last,
-)
+from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, advance, begin_stage
 from stemdeck.common.results import put
 from stemdeck.common.settings import get_settings
+from stemdeck.common.stages import GENRE
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.genre.analysis import analyze, analyze_file, loudness_shares
 from stemdeck.genre.classifier import GenreModel, load_genre_model
@@ -60,7 +56,7 @@ def warm_up() -> None:
 
 @worker_process_init.connect
 def _warm_up_pool_process(**_: object) -> None:
-    celery_app.warm_up_guarded("genre", warm_up)
+    celery_app.warm_up_guarded(GENRE.name, warm_up)
 
 
 def genre_and_analysis(storage: Storage, job: Job) -> tuple[dict, dict]:
@@ -115,19 +111,19 @@ def run_genre(store: JobStore, storage: Storage, job_id: str) -> Job:
     if "genre" in job.results and "analysis" in job.results:
         genre, analysis = job.results["genre"], job.results["analysis"]
     else:
-        begin_stage(store, job_id, "genre")
+        begin_stage(store, job_id, GENRE.name)
         genre, analysis = genre_and_analysis(storage, job)
 
     def record(record: Job) -> None:
         put(record.results, "genre", genre)
         put(record.results, "analysis", analysis)
         if record.status not in ENDED:
-            finish_stage(record, "genre")
+            finish_stage(record, GENRE.name)
 
-    return enqueue_finalize_if_last(current_app, store, job_id, "genre", record)
+    return advance(current_app, store, job_id, record)
 
 
-@shared_task(name=celery_app.GENRE, **RETRY_TRANSIENT)
+@shared_task(name=GENRE.task, **RETRY_TRANSIENT)
 def genre_task(job_id: str) -> None:
     settings = get_settings()
     store, storage = open_job_store(settings), open_storage(settings)
@@ -140,4 +136,4 @@ def genre_task(job_id: str) -> None:
     except Exception as exc:
         log.exception("genre: job %s", job_id)
         message = f"genre and analysis failed: {exc}"
-        store.update_job(job_id, lambda j: fail(j, "genre", message))
+        store.update_job(job_id, lambda j: fail(j, GENRE.name, message))

@@ -2,10 +2,10 @@
 
 The model is loaded once per worker process and reused. Progress is written to the job record
 every few percent (not every chunk: each write is a round trip to the job store). Each stem is
-measured while it is uploaded (sample peak, integrated loudness) and its key recorded; then one
-EQ task per stem and one genre/analysis task are sent. A redelivered task (its worker died)
-starts the stage again from the input; a task for a stage already done only re-sends the fan-out
-if it was never sent.
+measured while it is uploaded (sample peak, integrated loudness) and its key recorded; the same
+update of the record sends the stages that come after separation (`pipeline.advance`). A
+redelivered task (its worker died) starts the stage again from the input; a task for a stage
+already done only sends what comes next if that was never sent.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from celery.signals import worker_process_init
 from stemdeck.common import celery_app
 from stemdeck.common.audio import AudioError, iter_blocks, media_type
 from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, report_progress
-from stemdeck.common.jobs import start_stage as begin
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
 from stemdeck.common.loudness import LoudnessMeter
-from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, job_prefix
+from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, advance, begin_stage, job_prefix
 from stemdeck.common.results import put
 from stemdeck.common.settings import Settings, get_settings
+from stemdeck.common.stages import SEPARATE
 from stemdeck.common.storage import Storage, open_storage
 from stemdeck.separator.checkpoints import CheckpointError
 from stemdeck.separator.repository import ModelNotFoundError, open_model, record_speed
@@ -53,7 +53,7 @@ def warm_up() -> None:
 
 @worker_process_init.connect
 def _warm_up_pool_process(**_: object) -> None:
-    celery_app.warm_up_guarded("separate", warm_up)
+    celery_app.warm_up_guarded(SEPARATE.name, warm_up)
 
 
 def measure(path: Path, rate: int, channels: int) -> dict[str, float | None]:
@@ -72,15 +72,19 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
     """The whole stage for one job; returns the updated record (failed with a message on a
     problem the user can act on)."""
     job = store.get_job(job_id)
-    if job.status in ENDED or job.stages["separate"].status == StageStatus.SUCCEEDED:
+    if job.status in ENDED:
         return job
+    if job.stages[SEPARATE.name].status == StageStatus.SUCCEEDED:
+        return advance(current_app, store, job_id)  # what comes next, if it was never sent
     assert job.input is not None, "a job is created with its probed input"
     try:
         separator = separator_for(job.options.model, settings.device)
     except (ModelNotFoundError, CheckpointError) as exc:
         return _fail(store, job_id, f"model problem: {exc}")
     device = str(separator.device)
-    job = store.update_job(job_id, lambda j: begin(j, "separate", device))
+    job = begin_stage(store, job_id, SEPARATE.name, device)
+    if job.status in ENDED:
+        return job
     last = {"time": 0.0}
 
     def progress(fraction: float) -> None:
@@ -88,7 +92,7 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
         if now - last["time"] >= PROGRESS_INTERVAL:
             last["time"] = now
             record = store.update_job(
-                job_id, lambda j: report_progress(j, "separate", 100 * fraction)
+                job_id, lambda j: report_progress(j, SEPARATE.name, 100 * fraction)
             )
             if record.status in ENDED:
                 raise JobEnded(record.status)
@@ -131,35 +135,13 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
         }
         put(record.results, "separation", separation)
         if record.status not in ENDED:
-            finish_stage(record, "separate")
+            finish_stage(record, SEPARATE.name)
 
-    return store.update_job(job_id, done)
+    return advance(current_app, store, job_id, done)
 
 
 def _fail(store: JobStore, job_id: str, message: str) -> Job:
-    return store.update_job(job_id, lambda j: fail(j, "separate", message))
-
-
-def fan_out(store: JobStore, job: Job) -> None:
-    """Send one EQ task per stem and the genre task, once per job."""
-
-    def claim(record: Job) -> None:
-        if record.results.get("fanout_sent"):
-            raise _AlreadySent
-        record.results["fanout_sent"] = True
-
-    try:
-        store.update_job(job.id, claim)
-    except _AlreadySent:
-        return
-    seconds = job.input.duration_s if job.input else 0.0
-    for stem in job.results.get("stems", {}):
-        celery_app.send(current_app, celery_app.EQ, [job.id, stem], seconds)
-    celery_app.send(current_app, celery_app.GENRE, [job.id], seconds)
-
-
-class _AlreadySent(Exception):
-    pass
+    return store.update_job(job_id, lambda j: fail(j, SEPARATE.name, message))
 
 
 class JobEnded(Exception):
@@ -167,7 +149,7 @@ class JobEnded(Exception):
 
 
 @shared_task(
-    name=celery_app.SEPARATE,
+    name=SEPARATE.task,
     acks_late=True,
     **RETRY_TRANSIENT,
 )
@@ -175,7 +157,7 @@ def separate_task(job_id: str) -> None:
     settings = get_settings()
     store, storage = open_job_store(settings), open_storage(settings)
     try:
-        job = run_separation(settings, store, storage, job_id)
+        run_separation(settings, store, storage, job_id)
     except JobNotFound:
         log.info("separate: job %s was deleted before it ran", job_id)
         return
@@ -187,6 +169,3 @@ def separate_task(job_id: str) -> None:
     except Exception as exc:
         log.exception("separate: job %s", job_id)
         _fail(store, job_id, f"internal error: {exc}")
-        return
-    if job.stages["separate"].status == StageStatus.SUCCEEDED and job.status not in ENDED:
-        fan_out(store, job)
