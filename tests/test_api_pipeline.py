@@ -22,6 +22,7 @@ from stemdeck.common import pipeline
 from tests.api_env import api_thread, poll, serve_process, song_file, tagged_song
 from tests.servers import free_port, moto_server, redis_server
 from tests.service_env import ServiceEnv, embedded_env, service_env
+from tests.test_api_schema import assert_documented
 
 ENDED = ("succeeded", "failed", "cancelled")
 
@@ -104,6 +105,7 @@ def test_a_job_runs_every_stage_and_calls_its_webhook(
         record = _wait_ended(client, job_id)
         assert record["status"] == "succeeded", (record, service.worker_logs()[-3000:])
         assert record["progress"] == 100
+        assert_documented(client.get("/openapi.json").json(), "JobView", record)
         assert set(record["results"]["eq"]) == set(record["results"]["stems"])
         shares = record["results"]["analysis"]["stems"]
         assert set(shares) == set(record["results"]["stems"])
@@ -152,4 +154,5 @@ def test_the_client_submits_an_album_waits_and_downloads_it(
     assert again.exit_code == 0, again.output
     assert (folders[1] / "vocals.wav").stat().st_size > 44
     summary = httpx.get(f"{url}/v1/batches/{batch_id}").json()
+    assert_documented(httpx.get(f"{url}/openapi.json").json(), "BatchView", summary)
     assert summary["status"] == "succeeded" and summary["progress"] == 100
