@@ -19,7 +19,7 @@ import sys
 import urllib.error
 import urllib.request
 
-ROLES = ("separate", "eq", "genre")
+ROLES = ("separate", "eq", "genre", "coordinator")
 
 
 def check_http(url: str, timeout: float) -> str:

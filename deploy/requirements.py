@@ -38,6 +38,8 @@ class Role:
 API_ONLY = ("fastapi", "uvicorn", "python-multipart", "mutagen", "prometheus-client")
 #: The SQLite broker of the embedded `stemdeck serve`; containers use Redis.
 EMBEDDED_ONLY = ("sqlalchemy",)
+#: The base dependencies for models and audio, which the coordinator never imports.
+NO_AUDIO = ("torch", "numpy", "soundfile", "soxr")
 
 #: Image role -> requirements. Keys are the Dockerfile's deps stages (`deps-<role>`). What is
 #: left out is checked by tests/test_deploy.py against the imports of each role's code (and a
@@ -58,12 +60,18 @@ ROLES: dict[str, Role] = {
     "eq": Role(
         ("service", "eq"),
         ("platformdirs", "pyloudnorm", "scipy", *API_ONLY, *EMBEDDED_ONLY),
-        "stemdeck worker eq: the Auto-EQ CNN on torch + torchaudio, finalize and cleanup",
+        "stemdeck worker eq: the Auto-EQ CNN on torch + torchaudio",
     ),
     "genre": Role(
         ("service", "genre"),
         ("torch", "matplotlib", *API_ONLY, *EMBEDDED_ONLY),
         "stemdeck worker genre: GenreNet on TensorFlow (Keras 3) + librosa analysis",
+    ),
+    "coordinator": Role(
+        ("service",),
+        (*NO_AUDIO, "platformdirs", "pyloudnorm", "scipy", *API_ONLY, *EMBEDDED_ONLY),
+        "stemdeck worker coordinator: finalize, webhooks, expiry and the reaper; no model, "
+        "no audio",
     ),
 }
 

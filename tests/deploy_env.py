@@ -41,6 +41,7 @@ TARGET_ROLES = {
     "separator-gpu": "separate",
     "eq": "eq",
     "genre": "genre",
+    "coordinator": "coordinator",
 }
 #: A compose interpolation: ${NAME}, ${NAME:-default}, ${NAME:?message} (and - ? forms).
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")

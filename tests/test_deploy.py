@@ -75,7 +75,8 @@ def test_compose_file_validates() -> None:
     """The one-command deployment, with every service the issue asks for."""
     config = compose_config(env.COMPOSE, env_file=env.ENV_EXAMPLE)
     services = config["services"]
-    assert {"redis", "minio", "minio-init", "api", "separator", "eq", "genre"} <= set(services)
+    wanted = {"redis", "minio", "minio-init", "api", "separator", "eq", "genre", "coordinator"}
+    assert wanted <= set(services)
     assert services["api"]["ports"][0]["target"] == 8080
     assert services["api"]["ports"][0]["published"] == 8080
     assert services["separator"]["build"]["target"] == "separator"
@@ -107,7 +108,7 @@ def test_compose_workers_and_publish_variants_validate(workers_env: Path) -> Non
     gpu = compose_config(env.COMPOSE_WORKERS, env.COMPOSE_GPU, env_file=workers_env)
     assert gpu["services"]["separator"]["build"]["target"] == "separator-gpu"
     control = compose_config(env.COMPOSE_WORKERS, env_file=workers_env, profiles=("control",))
-    assert {"api", "scheduler"} <= set(control["services"])
+    assert {"api", "coordinator"} <= set(control["services"])
     published = compose_config(env.COMPOSE, env.COMPOSE_PUBLISH, env_file=env.ENV_EXAMPLE)
     assert published["services"]["redis"]["ports"] == ["127.0.0.1:6379:6379/tcp"]
     assert published["services"]["minio"]["ports"] == ["127.0.0.1:9000:9000/tcp"]
@@ -233,7 +234,7 @@ def test_worker_commands_match_their_images() -> None:
         for name, service in stemdeck_services(env.COMPOSE).items()
         if "--beat" in service["command"]
     ]
-    assert beat == ["scheduler"], "exactly one service runs the cleanup scheduler"
+    assert beat == ["coordinator"], "exactly one service runs the cleanup scheduler"
     for service in stemdeck_services(env.COMPOSE).values():
         assert "container_name" not in service and "deploy" not in service  # --scale works
 
@@ -477,7 +478,7 @@ def role_imports(role: str) -> dict[str, set[str]]:
 NEEDED_UNIMPORTED = {"api": {"uvicorn"}, "genre": {"tensorflow-cpu"}}
 
 
-@pytest.mark.parametrize("role", ["api", "separate", "eq", "genre"])
+@pytest.mark.parametrize("role", ["api", "separate", "eq", "genre", "coordinator"])
 def test_role_installs_what_it_imports(role: str) -> None:
     """Every module the role's code imports comes with the role's packages; every package the
     role installs is imported (or pins a dependency of another); what it leaves out does not
@@ -515,8 +516,9 @@ role = sys.argv[1]
 app = make_app(get_settings(), include=ROLE_MODULES[role])
 app.loader.import_default_modules()
 task = {"separate": "stemdeck.separator.task", "eq": "stemdeck.eq.task",
-        "genre": "stemdeck.genre.task"}[role]
-__import__(task, fromlist=["warm_up"]).warm_up()
+        "genre": "stemdeck.genre.task"}.get(role)
+if task:  # the coordinator loads no model
+    __import__(task, fromlist=["warm_up"]).warm_up()
 with app.connection_for_write() as connection:  # the broker transport, really connected
     connection.ensure_connection(max_retries=3)
     connection.default_channel
@@ -587,7 +589,7 @@ def test_api_role_runs_without_model_packages(redis: Server, s3: Server, tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("role", ["separate", "eq", "genre"])
+@pytest.mark.parametrize("role", ["separate", "eq", "genre", "coordinator"])
 def test_worker_role_starts_with_its_packages_only(
     role: str, redis: Server, s3: Server, tmp_path: Path
 ) -> None:
@@ -781,7 +783,7 @@ def test_kubernetes_sketch_is_consistent() -> None:
     tagged; pods run as the images' non-root user."""
     docs = list(yaml.safe_load_all(env.K8S.read_text()))
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
-    assert {"api", "separator", "separator-gpu", "eq", "genre", "scheduler"} <= set(deployments)
+    assert {"api", "separator", "separator-gpu", "eq", "genre", "coordinator"} <= set(deployments)
     scaled = [d for d in docs if d["kind"] == "ScaledObject"]
     assert {d["spec"]["scaleTargetRef"]["name"] for d in scaled} == {
         "separator",
@@ -800,7 +802,7 @@ def test_kubernetes_sketch_is_consistent() -> None:
         assert spec["securityContext"]["runAsUser"] == 10001, name
         for container in spec["containers"]:
             assert re.search(r":\d+\.\d+\.\d+$", container["image"]), name
-    assert deployments["scheduler"]["spec"]["strategy"]["type"] == "Recreate"
+    assert deployments["coordinator"]["spec"]["strategy"]["type"] == "Recreate"
     gpu = deployments["separator-gpu"]["spec"]["template"]["spec"]["containers"][0]
     assert gpu["resources"]["limits"]["nvidia.com/gpu"] == 1
     settings = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
