@@ -209,3 +209,54 @@ def test_the_installed_command_lists_models(tmp_path: Path, environment: Path) -
     )
     assert result.returncode == 0, result.stderr
     assert "available to pull" in rows(result.stdout)["tasnet"]
+
+
+def tables(output: str) -> dict[str, str]:
+    """The listing cut into its tables, by the first word of each title."""
+    found: dict[str, str] = {}
+    current = ""
+    for line in output.splitlines():
+        title = re.match(r"\s*(Separation|Auto-EQ|Genre) models", line)
+        if title:
+            current = title.group(1)
+        found[current] = found.get(current, "") + line + "\n"
+    return found
+
+
+def test_list_shows_all_three_kinds(tmp_path: Path, environment: Path, monkeypatch) -> None:
+    from stemdeck.eq import checkpoints as eq_checkpoints
+    from stemdeck.eq.model import EqConfig, EqNet
+
+    monkeypatch.setattr(eq_checkpoints, "WEIGHTS_DIR", tmp_path / "eq-bundled")
+    save_checkpoint(tmp_path / "bundled" / "default.pt", tiny_model(1))
+    eq_checkpoints.save_checkpoint(tmp_path / "eq-bundled" / "default.pt", EqNet(EqConfig()))
+    eq_file = eq_checkpoints.save_checkpoint(tmp_path / "bright.pt", EqNet(EqConfig()))
+    result = stemdeck("models", "import", eq_file, "--kind", "eq", "--name", "default")
+    assert result.exit_code == 0, result.output
+    assert (environment / "eq" / "default.pt").is_file()
+
+    listing = tables(stemdeck("models", "list").stdout)
+    assert re.search(r"default\s*│\s*bundled\s*│\s*0\.\d\d M\s*│\s*N=8", listing["Separation"])
+    eq_rows = rows(listing["Auto-EQ"])
+    assert "hidden by the cached one" in eq_rows["default"]  # the bundled row comes first
+    assert re.search(r"default\s*│\s*cache\s*│.*│\s*yes\s*│", listing["Auto-EQ"])
+    genre = rows(listing["Genre"])
+    assert re.search(r"musicnn\s*│\s*bundled\s*│\s*tagger.*│\s*10\s*│\s*yes", genre["musicnn"])
+    assert re.search(r"gtzan\s*│\s*bundled\s*│\s*GenreNet", genre["gtzan"])
+
+    only = stemdeck("models", "list", "--kind", "genre")
+    assert only.exit_code == 0 and set(tables(only.stdout)) == {"Genre"}
+    assert stemdeck("models", "list", "--kind", "nope").exit_code == 2
+
+
+def test_import_a_genre_folder_and_use_it_by_name(tmp_path: Path, environment: Path) -> None:
+    from stemdeck.genre import model as genre_model
+
+    source = genre_model.WEIGHTS_DIR / "gtzan"
+    result = stemdeck("models", "import", source, "--kind", "genre", "--name", "mine")
+    assert result.exit_code == 0, result.output
+    assert genre_model.resolve("mine") == environment / "genre" / "mine"
+    assert genre_model.load_artefact("mine").labels == genre_model.load_artefact("gtzan").labels
+    assert "mine" in rows(tables(stemdeck("models", "list").stdout)["Genre"])
+    bad = stemdeck("models", "import", tmp_path, "--kind", "genre")
+    assert bad.exit_code == 1 and "GenreNet artefact" in bad.stderr

@@ -10,6 +10,7 @@ still load: readers treat the stamp as optional.
 from __future__ import annotations
 
 import platform
+import sys
 from importlib import metadata
 from typing import Any
 
@@ -18,6 +19,12 @@ SOFTWARE_KEY = "software"
 
 
 def package_version(name: str) -> str | None:
+    """The running module's own version when it is imported (torch's says which CUDA build,
+    `2.14.1+cu130`, where its distribution says `2.14.1`), else the installed distribution's."""
+    module = sys.modules.get(name)
+    found = getattr(module, "__version__", None)
+    if isinstance(found, str):
+        return str(found)  # a plain str: torch's TorchVersion would not pass weights_only loading
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

@@ -133,3 +133,17 @@ def resolve(name_or_path: str | Path | None) -> Path:
 
 def open_model(name_or_path: str | Path | None = None) -> LoadedEqModel:
     return load_model(resolve(name_or_path))
+
+
+def import_model(source: Path | str, name: str | None = None) -> Path:
+    """Check an Auto-EQ checkpoint (StemDeck's or the seed's) and store it, stamped, in the
+    user cache under `name` (default: the file's name), where `--model NAME` finds it."""
+    source = Path(source)
+    loaded = load_model(source)
+    name = artefacts.check_name(name or source.name.split(".")[0])
+    metadata = {
+        **loaded.metadata,
+        "imported_from": source.name,
+        "source_format": loaded.source_format,
+    }
+    return save_checkpoint(kind().cache_dir() / f"{name}.pt", loaded.model, metadata)

@@ -129,8 +129,8 @@ def save_artefact(
     metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write the four files of an artefact into `folder` (created if needed): all four are
-    written aside first and renamed into place only once every one succeeded, metadata.json
-    (stamped with the format version and software versions) last."""
+    written aside first and renamed into place only once every one succeeded. metadata.json is
+    stamped with the format version and the software versions."""
     meta = {
         **stamp(FORMAT_NAME, FORMAT_VERSION, "keras", "tensorflow", "tensorflow-cpu"),
         "features": list(FEATURE_NAMES),
@@ -139,10 +139,10 @@ def save_artefact(
     return atomic_write_files(
         folder,
         {
-            MODEL_FILE: model.save,
             SCALER_FILE: scaler.save,
             LABELS_FILE: lambda path: path.write_text(json.dumps(list(labels)) + "\n"),
             METADATA_FILE: lambda path: path.write_text(json.dumps(meta, indent=1) + "\n"),
+            MODEL_FILE: model.save,  # last: the file that makes a folder a model (`kind`)
         },
     )
 
@@ -203,3 +203,27 @@ def load_artefact(name_or_path: str | Path) -> GenreArtefact:
     if outputs != len(labels):
         raise GenreModelError(f"{folder}: the model has {outputs} outputs but {len(labels)} labels")
     return GenreArtefact(model, scaler, labels, metadata, folder)
+
+
+def import_artefact(source: Path | str, name: str | None = None) -> Path:
+    """Check a genre model folder (a GenreNet artefact or a tagger model) and copy it into the
+    user cache under `name` (default: the folder's name), where `--model NAME` finds it. The
+    files are copied as they are, so a folder keeps the stamp (or the lack of one) it had."""
+    import shutil
+
+    from stemdeck.genre.classifier import TAGGER_FILE, read_tagger_config
+
+    source = Path(source)
+    if not source.is_dir():
+        raise GenreModelError(f"{source} is not a model folder")
+    if (source / TAGGER_FILE).is_file():
+        read_tagger_config(source)
+        files = [TAGGER_FILE]
+    else:
+        load_artefact(source)  # the whole check: sidecars, then the Keras model itself
+        files = [SCALER_FILE, LABELS_FILE, METADATA_FILE, MODEL_FILE]  # the marker last
+    name = artefacts.check_name(name or source.name)
+    present = [f for f in files if (source / f).is_file()]
+    target = kind().cache_dir() / name
+    writers = {f: (lambda path, f=f: shutil.copyfile(source / f, path)) for f in present}
+    return atomic_write_files(target, writers)
