@@ -28,13 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.eq.features import SILENCE_DB
 from stemdeck.eq.filters import BAND_NAMES, DAMAGE_RANGE_DB, apply_eq
 from stemdeck.eq.model import STEMS, EqNet
 from stemdeck.eq.predict import EqInputError, EqPrediction, predict_eq
 from stemdeck.training.musdb import find_tracks
 
-RATE = 44100
+RATE = TARGET_RATE
 #: The seed's own Auto-EQ checkpoint (beside the repository, never bundled): `eval eq` scores
 #: it beside the model under test whenever it is on the machine.
 SEED_CHECKPOINT = Path(__file__).resolve().parents[2] / "shared" / "seed" / "model2_mastering.pth"

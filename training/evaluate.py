@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from stemdeck.common.audio import read_audio
+from stemdeck.common.audio import TARGET_RATE, read_audio
 from stemdeck.training.datasets import DatasetError
 from stemdeck.training.musdb import SOURCES, find_tracks
 
 METRICS = ("SDR", "SIR", "SAR", "ISR")
 TWO_STEMS = ("vocals", "accompaniment")
-RATE = 44100
+RATE = TARGET_RATE
 
 
 @dataclass(frozen=True)

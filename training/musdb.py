@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from stemdeck.common.audio import AudioError, read_audio, to_channels
+from stemdeck.common.audio import TARGET_RATE, AudioError, read_audio, to_channels
 from stemdeck.training.datasets import DatasetError, read_table
 
 SOURCES = ("drums", "bass", "other", "vocals")
 STEMS = ("mixture", *SOURCES)
 SPLITS = ("train", "valid", "test")
 STEM_SUFFIX = ".stem.mp4"
-RATE = 44100
+RATE = TARGET_RATE
 LAYOUT = (
     "ROOT/train/<track>/{mixture,drums,bass,other,vocals}.wav (MUSDB18-HQ) or "
     "ROOT/train/<track>.stem.mp4 (MUSDB18), test tracks likewise under ROOT/test/"

@@ -25,8 +25,10 @@ import numpy as np
 import soxr
 import torch
 
+from stemdeck.common.audio import TARGET_RATE
+
 #: Rate of the windows every model takes (the mixer's).
-MODEL_RATE = 44100
+MODEL_RATE = TARGET_RATE
 WINDOW_SECONDS = 3.0
 WINDOW_FRAMES = round(WINDOW_SECONDS * MODEL_RATE)
 N_MELS = 64

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from stemdeck.common.audio import TARGET_RATE
+
 #: Demucs v2 order; a checkpoint carries its own list, this is only the default.
 DEFAULT_SOURCES = ("drums", "bass", "other", "vocals")
 
@@ -54,7 +56,7 @@ class TasNetConfig:
     mask_nonlinear: MaskNonlinearity = "relu"
     sources: tuple[str, ...] = field(default=DEFAULT_SOURCES)
     audio_channels: int = 2
-    sample_rate: int = 44100
+    sample_rate: int = TARGET_RATE
     encoder: EncoderKind = "learned"
     hop: int | None = None
     max_freq: float = 16000.0

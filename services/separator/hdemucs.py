@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.separator.config import DEFAULT_SOURCES
 
 #: torchaudio's tutorial separates in 7.8 s segments (the length Hybrid Demucs was trained on).
@@ -47,7 +48,7 @@ class HDemucsConfig:
 
     family: ClassVar[str] = "hdemucs"
     sources: tuple[str, ...] = field(default=DEFAULT_SOURCES)
-    sample_rate: int = 44100
+    sample_rate: int = TARGET_RATE
     audio_channels: int = 2
     segment: float = SEGMENT_SECONDS
     normalise: str = "song"
@@ -56,7 +57,7 @@ class HDemucsConfig:
         object.__setattr__(self, "sources", tuple(self.sources))
         if not self.sources:
             raise ValueError("Hybrid Demucs needs at least one source")
-        if self.audio_channels != 2 or self.sample_rate != 44100:
+        if self.audio_channels != 2 or self.sample_rate != TARGET_RATE:
             raise ValueError("torchaudio's hdemucs_high is stereo at 44.1 kHz only")
         if self.segment <= 0:
             raise ValueError(f"segment must be positive seconds, got {self.segment}")

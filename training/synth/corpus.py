@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import wavfile
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.training.synth.score import GENRES, STEMS
 from stemdeck.training.synth.workers import make_song, run_jobs
 
@@ -87,7 +88,7 @@ def make_track(job: TrackJob, out: Path) -> TrackDone:
         **song.summary(),
         "split": job.split,
         "seconds": job.seconds,
-        "sample_rate": 44100,
+        "sample_rate": TARGET_RATE,
         "sound_set": job.sound_set,
         "track_seed": job.seed,
         "has_vocals": vocal_notes > 0,
@@ -107,7 +108,7 @@ def _write(path: Path, audio: np.ndarray) -> None:
     file. scipy's writer, because libsndfile stamps float WAVs with the time of writing (PEAK
     chunk), and the same seed must give the same bytes."""
     part = path.with_name(path.name + ".part")
-    wavfile.write(part, 44100, np.ascontiguousarray(audio.T, dtype=np.float32))
+    wavfile.write(part, TARGET_RATE, np.ascontiguousarray(audio.T, dtype=np.float32))
     part.replace(path)
 
 

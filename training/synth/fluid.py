@@ -13,10 +13,11 @@ from functools import cache
 
 import numpy as np
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.training.synth.score import Part, Song
 from stemdeck.training.synth.soundsets import font_path, is_single_kit
 
-RATE = 44100
+RATE = TARGET_RATE
 BLOCK = 64  # FluidSynth's internal block; events land on these boundaries
 TAIL_SECONDS = 3.0  # release tails rendered (then trimmed by the caller)
 DRUM_CHANNEL = 9

@@ -13,6 +13,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.training.synth.score import GENRES
 from stemdeck.training.synth.workers import make_song, run_jobs
 
@@ -65,7 +66,7 @@ def make_clip(job: ClipJob, out: Path) -> tuple[ClipJob, dict | None, float, str
     else:
         return job, None, time.perf_counter() - started, "; ".join(errors)
     mono = rendered.mixture.mean(0)
-    clip = soxr.resample(mono, 44100, GTZAN_RATE, quality="HQ")
+    clip = soxr.resample(mono, TARGET_RATE, GTZAN_RATE, quality="HQ")
     path = clip_path(out, job)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")

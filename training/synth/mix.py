@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pedalboard as pb
 
-RATE = 44100
+from stemdeck.common.audio import TARGET_RATE
+
+RATE = TARGET_RATE
 
 # Typical RMS (dBFS, over the part's active frames) of each role before the master gain:
 # drums and lead vocal on top, pads and doubles underneath, as in a pop/rock mix.

@@ -38,6 +38,7 @@ import soundfile as sf
 import soxr
 from scipy.signal import butter, sosfiltfilt
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.training.synth.score import Note, Part, Song
 
 INSTALL_HINT = "run scripts/install-synth-deps"
@@ -113,7 +114,7 @@ def voice_gender(voice: str) -> str:
     return "female" if variant.startswith("f") else "male"
 
 
-def render_vocal_part(part: Part, song: Song, sample_rate: int = 44100) -> np.ndarray:
+def render_vocal_part(part: Part, song: Song, sample_rate: int = TARGET_RATE) -> np.ndarray:
     """The part sung dry: float32 mono, exactly as long as the song, silent between notes.
 
     Each note sings its `syllable` (letters and apostrophes kept, "ah" if none are left) at
