@@ -176,7 +176,7 @@ export interface paths {
     };
     /**
      * Follow a job (Server-Sent Events)
-     * @description `event: job` carries the record each time it changes; `event: end` closes the stream once the job has ended.
+     * @description `event: job` carries the record (the JobView schema, as GET /v1/jobs/{job_id} answers) each time it changes; `event: end` closes the stream once the job has ended.
      */
     get: operations["job_events_v1_jobs__job_id__events_get"];
     put?: never;

@@ -59,8 +59,8 @@ async def _updates(services: Services, job_id: str) -> AsyncIterator[str]:
     "/{job_id}/events",
     summary="Follow a job (Server-Sent Events)",
     response_class=StreamingResponse,
-    description="`event: job` carries the record each time it changes; `event: end` closes "
-    "the stream once the job has ended.",
+    description="`event: job` carries the record (the JobView schema, as GET /v1/jobs/{job_id} "
+    "answers) each time it changes; `event: end` closes the stream once the job has ended.",
 )
 async def job_events(job_id: str, services: ServicesDep, owner: Caller) -> StreamingResponse:
     await run_in_threadpool(own_job, services, owner, job_id)
