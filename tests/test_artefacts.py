@@ -216,6 +216,9 @@ def test_every_new_torch_file_is_stamped(tmp_path: Path) -> None:
     assert (eq["format"], eq["version"]) == ("stemdeck.eq", 1)
     check_software(eq["software"], "torch")
     assert load_model(tmp_path / "s.pt").metadata == {"seed": 0}  # the stamp is not metadata
+    # A stamp holding torch.__version__ itself (a TorchVersion, not a str) still loads.
+    torch.save(separator | {"software": {"torch": torch.__version__}}, tmp_path / "v.pt")
+    assert load_model(tmp_path / "v.pt").family == "tasnet"
 
 
 def test_genre_folders_are_stamped(tmp_path: Path) -> None:

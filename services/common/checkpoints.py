@@ -35,8 +35,11 @@ def restricted_load(
     import torch
 
     path = Path(path)
+    # torch.__version__ is a TorchVersion (a str subclass, no behaviour): a file whose stamp
+    # holds it unconverted must still load.
+    allowed = [torch.torch_version.TorchVersion, *allowed]
     try:
-        with torch.serialization.safe_globals(list(allowed)):
+        with torch.serialization.safe_globals(allowed):
             return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise error(f"model file '{path}' does not exist") from None

@@ -20,6 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from stemdeck.common.atomic import atomic_write_text
+
 FOUR_STEMS = ("drums", "bass", "other", "vocals")
 
 
@@ -169,11 +171,8 @@ def sidecar(weights: Path) -> Path:
 
 def write_card(weights: Path, card: Card, extra: dict[str, Any] | None = None) -> Path:
     """Write `card` beside `weights`, atomically (a reader never sees half a card)."""
-    path = sidecar(weights)
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(json.dumps(card.to_dict() | (extra or {}), indent=2) + "\n")
-    partial.replace(path)
-    return path
+    text = json.dumps(card.to_dict() | (extra or {}), indent=2) + "\n"
+    return atomic_write_text(sidecar(weights), text)
 
 
 def read_card(weights: Path) -> Card | None:
