@@ -49,7 +49,7 @@ def test_openapi_documents_the_upload_forms(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     form = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
-    assert set(form["schema"]["properties"]) == {"file", "stems", "format", "model", "callback_url"}
+    assert set(form["schema"]["properties"]) == {"file", "stems", "format", "model", "soft_mask", "callback_url"}
     for path in ("/v1/batches", "/v1/jobs/{job_id}/stems/{stem}", "/v1/jobs/{job_id}/mix"):
         assert path in spec["paths"]
 

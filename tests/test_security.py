@@ -302,6 +302,7 @@ def test_another_key_sees_none_of_alphas_jobs_stems_events_or_batches(keyed: Key
         ("GET", "/v1/jobs"),
         ("POST", "/v1/jobs"),
         ("POST", "/v1/batches"),
+        ("GET", "/v1/models"),  # the installed models: the same for every key, owned by none
     }, without_id  # a new route without an id needs its own ownership test here
     bogus_ids = [(keyed.job_id, "job_doesNotExist0"), (keyed.batch_id, "batch_doesNotExist0")]
     with httpx.Client(base_url=keyed.url, headers={"X-API-Key": BETA}, timeout=30) as beta:

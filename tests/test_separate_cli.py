@@ -176,7 +176,7 @@ def test_no_model_says_how_to_get_one(
     monkeypatch.setattr(installed, "BUNDLED_DIR", tmp_path / "no-bundled-models")
     result = CliRunner().invoke(app, ["separate", str(song_wav), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert "stemdeck models pull tasnet" in result.output.replace("\n", " ")
+    assert "stemdeck models pull hdemucs" in result.output.replace("\n", " ")
     assert not (tmp_path / "out").exists()
 
 
