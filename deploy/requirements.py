@@ -59,8 +59,9 @@ ROLES: dict[str, Role] = {
     ),
     "eq": Role(
         ("service", "eq"),
-        ("platformdirs", "pyloudnorm", "scipy", *API_ONLY, *EMBEDDED_ONLY),
-        "stemdeck worker eq: the Auto-EQ CNN on torch + torchaudio",
+        ("pyloudnorm", "scipy", *API_ONLY, *EMBEDDED_ONLY),
+        "stemdeck worker eq: the Auto-EQ CNN on torch + torchaudio (platformdirs finds the "
+        "model cache, where pulled or imported Auto-EQ models sit)",
     ),
     "genre": Role(
         ("service", "genre"),

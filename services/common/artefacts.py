@@ -27,7 +27,6 @@ from pathlib import Path
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: What a caller that names no model gets; each kind says which model that is.
 DEFAULT = "default"
-CACHE_ENV = "STEMDECK_MODEL_DIR"
 
 
 class ArtefactNotFoundError(LookupError):
@@ -76,8 +75,9 @@ class ArtefactEntry:
 
 
 def cache_root() -> Path:
-    """The user's model cache; STEMDECK_MODEL_DIR overrides it (servers, tests)."""
-    override = os.environ.get(CACHE_ENV)
+    """The user's model cache; STEMDECK_MODEL_DIR overrides it (servers, tests). The name is
+    spelled out here, where it is read, so tests/test_deploy.py finds every variable read."""
+    override = os.environ.get("STEMDECK_MODEL_DIR")
     if override:
         return Path(override)
     import platformdirs
