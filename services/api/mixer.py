@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from stemdeck.common.audio import AudioWriter, iter_blocks
+from stemdeck.common.audio import TARGET_RATE, AudioWriter, iter_blocks
 from stemdeck.common.storage import Storage
 
-RATE = 44100
 CHANNELS = 2
 BLOCK_FRAMES = 1 << 16
 MAX_GAIN = 2.0
@@ -65,7 +64,7 @@ class _StemEq:
 
 
 def _blocks(path: Path) -> Iterator[np.ndarray]:
-    return iter_blocks(path, BLOCK_FRAMES, RATE, CHANNELS)
+    return iter_blocks(path, BLOCK_FRAMES, TARGET_RATE, CHANNELS)
 
 
 def render_mix(
@@ -86,10 +85,10 @@ def render_mix(
         path = folder / f"{name}.{entry.get('format', 'wav')}"
         storage.get_file(entry["key"], path)
         paths[name] = path
-    filters = {name: _StemEq(eq[name], RATE) for name in used if eq and name in eq}
+    filters = {name: _StemEq(eq[name], TARGET_RATE) for name in used if eq and name in eq}
     out = folder / f"mix.{fmt}"
     sources = [_blocks(paths[name]) for name in used]
-    with AudioWriter(out, RATE, CHANNELS, fmt, BIT_DEPTHS[fmt]) as writer:
+    with AudioWriter(out, TARGET_RATE, CHANNELS, fmt, BIT_DEPTHS[fmt]) as writer:
         for blocks in zip_longest(*sources):
             length = max(b.shape[1] for b in blocks if b is not None)
             total = np.zeros((CHANNELS, length), dtype=np.float64)

@@ -310,7 +310,7 @@ def _reblock(
 
 def iter_blocks(
     path: PathLike,
-    block_frames: int = 441000,
+    block_frames: int = 10 * TARGET_RATE,
     sample_rate: int = TARGET_RATE,
     channels: int = TARGET_CHANNELS,
     stream: int = 0,

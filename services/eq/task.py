@@ -17,7 +17,7 @@ from celery import current_app, shared_task
 from celery.signals import worker_process_init
 
 from stemdeck.common import celery_app
-from stemdeck.common.audio import read_audio
+from stemdeck.common.audio import TARGET_RATE, read_audio
 from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, report_progress
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
 from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, advance, begin_stage
@@ -29,7 +29,6 @@ from stemdeck.eq.filters import BAND_NAMES, band_definition
 from stemdeck.eq.predict import EqInputError, get_model, predict_eq
 
 log = logging.getLogger(__name__)
-RATE = 44100
 FLAT = dict.fromkeys(BAND_NAMES, 0.0)
 
 
@@ -40,9 +39,9 @@ def warm_up() -> None:
 
     torch.set_num_threads(1)
     model = get_model()
-    noise = 0.1 * np.random.default_rng(0).standard_normal((2, 4 * RATE)).astype(np.float32)
+    noise = 0.1 * np.random.default_rng(0).standard_normal((2, 4 * TARGET_RATE)).astype(np.float32)
     for stem in model.config.stems[:1]:
-        predict_eq(noise, RATE, stem)
+        predict_eq(noise, TARGET_RATE, stem)
 
 
 @worker_process_init.connect
@@ -58,9 +57,9 @@ def recommend(storage: Storage, key: str, stem: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="stemdeck-eq-") as folder:
         path = Path(folder) / Path(key).name
         storage.get_file(key, path)
-        audio = read_audio(path, sample_rate=RATE, channels=2)
+        audio = read_audio(path, sample_rate=TARGET_RATE, channels=2)
     try:
-        return predict_eq(audio, RATE, stem).to_json()
+        return predict_eq(audio, TARGET_RATE, stem).to_json()
     except EqInputError as exc:
         return {"gains_db": FLAT, "spread_db": None, "windows": 0, "note": f"left flat: {exc}"}
 
