@@ -845,9 +845,14 @@ export interface components {
     StageStatus: "pending" | "running" | "succeeded" | "failed" | "cancelled";
     /**
      * StageView
-     * @description One pipeline stage: status, progress 0-100, device, timings, error.
+     * @description One pipeline stage: label, status, progress 0-100, device, timings, error.
      */
     StageView: {
+      /**
+       * Label
+       * @description What a person reads for the stage (the web page's name).
+       */
+      label: string;
       /**
        * Seconds
        * @description Time the stage has run (so far, while it runs).

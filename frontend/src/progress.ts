@@ -1,15 +1,9 @@
 // The job's progress as a person reads it: overall percentage, elapsed and estimated time
-// left, and each stage with its name, status, percentage, time and device.
+// left, and each stage with its name, status, percentage, time and device. The stages, their
+// order and their names come from the record (services/common/stages.py declares them).
 
 import { h, formatDuration } from "./dom";
 import type { Job, Stage } from "./types";
-
-export const STAGE_NAMES: Record<string, string> = {
-  separate: "Separating stems",
-  eq: "Auto-EQ per stem",
-  genre: "Genre and analysis",
-  finalize: "Finishing",
-};
 
 const STATUS_WORDS: Record<string, string> = {
   queued: "Queued",
@@ -118,7 +112,7 @@ export class ProgressView {
 
   private updateStage(name: string, stage: Stage): void {
     let row = this.rows.get(name);
-    const label = STAGE_NAMES[name] ?? name;
+    const label = stage.label;
     if (!row) {
       const bar = h("progress", { max: 100, value: 0, "aria-label": `${label} progress` });
       const status = h("span", { class: "stage-status" });

@@ -24,11 +24,13 @@ _SENT = ConfigDict(**_VIEW, json_schema_serialization_defaults_required=True)
 _OPTIONAL_KEYS = ConfigDict(extra="forbid")
 
 
-#: A stage as stored, plus `seconds` (a property of `Stage`, so not a field it could inherit).
+#: A stage as stored, plus `label` (from the pipeline's declaration, `common/stages.py`) and
+#: `seconds` (a property of `Stage`): neither is a stored field it could inherit.
 StageView = create_model(
     "StageView",
     __config__=_SENT,
-    __doc__="One pipeline stage: status, progress 0-100, device, timings, error.",
+    __doc__="One pipeline stage: label, status, progress 0-100, device, timings, error.",
+    label=(str, Field(description="What a person reads for the stage (the web page's name).")),
     seconds=(float | None, Field(description="Time the stage has run (so far, while it runs).")),
     **{name: (field.annotation, field) for name, field in Stage.model_fields.items()},
 )

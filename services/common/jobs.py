@@ -164,10 +164,14 @@ class Job(BaseModel):
         return round(min(100.0, total), 1)
 
     def public(self) -> dict[str, Any]:
-        """The record as the API shows it: progress included, owner and bookkeeping left out."""
+        """The record as the API shows it: progress included, owner and bookkeeping left out;
+        each stage with its time so far and its label from the pipeline's declaration (not
+        stored, so clients never keep a table of stage names of their own)."""
         data = self.model_dump(mode="json", exclude={"owner", "control"})
         data["progress"] = self.progress
         for name, stage in self.stages.items():
+            spec = pipeline_stages.BY_NAME.get(name)
+            data["stages"][name]["label"] = spec.label if spec else name
             data["stages"][name]["seconds"] = stage.seconds
         return data
 

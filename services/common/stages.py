@@ -3,9 +3,10 @@
     separate ─┬─ eq (one task per stem) ─┬─ finalize
               └─ genre ──────────────────┘
 
-This is the one place that knows the pipeline's shape. Everything else reads it: the job record
-(its stage list and progress weights, `jobs`), the Celery routes and worker roles (`celery_app`),
-the fan-out and fan-in (`pipeline.advance`), the reaper, and the API's record. A stage starts
+This is the one place that knows the pipeline's shape and its stages' names. Everything else
+reads it: the job record (its stage list and progress weights, `jobs`), the Celery routes and
+worker roles (`celery_app`), the fan-out and fan-in (`pipeline.advance`), the reaper, and the
+API's record, whose stages carry the `label` the web page shows. A stage starts
 when every stage it comes `after` has succeeded; a stage with no `after` is sent by the API.
 
 Plain data with no imports of the rest of StemDeck, so any process can read it cheaply.
@@ -26,6 +27,8 @@ class StageSpec:
 
     #: The stage's name in the job record (`job.stages[name]`, `job.error.stage`).
     name: str
+    #: What a person reads for it (the API record's `stages[name].label`, the web page's list).
+    label: str
     #: The Celery task doing it; it takes (job_id) or, with `per_stem`, (job_id, stem).
     task: str
     #: The queue the task waits in; the worker role of that name consumes it.
@@ -50,19 +53,23 @@ class StageSpec:
 
 
 SEPARATE = StageSpec(
-    "separate", "stemdeck.separate", "separate", "stemdeck.separator.task", weight=0.70,
+    "separate", task="stemdeck.separate", queue="separate", module="stemdeck.separator.task",
+    label="Separating stems", weight=0.70,
     limit_s=120.0, limit_per_audio_s=3.0,  # the separator runs at RTF < 0.3 on 2 cores
 )  # fmt: skip
 EQ = StageSpec(
-    "eq", "stemdeck.eq", "eq", "stemdeck.eq.task", weight=0.10,
+    "eq", task="stemdeck.eq", queue="eq", module="stemdeck.eq.task",
+    label="Auto-EQ per stem", weight=0.10,
     after=("separate",), per_stem=True,
 )  # fmt: skip
 GENRE = StageSpec(
-    "genre", "stemdeck.genre", "genre", "stemdeck.genre.task", weight=0.15,
+    "genre", task="stemdeck.genre", queue="genre", module="stemdeck.genre.task",
+    label="Genre and analysis", weight=0.15,
     after=("separate",), limit_per_audio_s=1.0,
 )  # fmt: skip
 FINALIZE = StageSpec(
-    "finalize", "stemdeck.finalize", COORDINATOR, "stemdeck.common.pipeline", weight=0.05,
+    "finalize", task="stemdeck.finalize", queue=COORDINATOR, module="stemdeck.common.pipeline",
+    label="Finishing", weight=0.05,
     after=("eq", "genre"),
 )  # fmt: skip
 
