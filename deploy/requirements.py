@@ -3,11 +3,14 @@
 pyproject.toml is the one source of truth for versions: the images never name a version
 themselves, they install what this prints. A role is the project's base dependencies plus some
 extras, minus the packages the role never imports (the API and the genre worker do not import
-torch, so their images do not carry it).
+torch, so their images do not carry it). A role may add extras installed with `pip install
+--no-deps`: packages whose own metadata pins clash with the role's (musicnn, whose weights the
+genre worker reads, pins numpy<1.17); the role's other requirements carry what they need.
 
-    python deploy/requirements.py ROLE                 every requirement of ROLE, one a line
+    python deploy/requirements.py ROLE                 the requirements pip resolves, one a line
     python deploy/requirements.py ROLE --only torch    just those (empty when ROLE has none)
     python deploy/requirements.py ROLE --skip torch    all but those
+    python deploy/requirements.py ROLE --no-deps       those to install with pip install --no-deps
     python deploy/requirements.py --roles              the roles and what they install
 
 Standard library only (it runs in the image's build stage before anything is installed).
@@ -27,11 +30,13 @@ PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 @dataclass(frozen=True)
 class Role:
-    """What one image installs: base dependencies + `extras`, minus `without`."""
+    """What one image installs: base dependencies + `extras`, minus `without`; then the
+    packages of the `no_deps` extras, each without its own dependencies."""
 
     extras: tuple[str, ...]
     without: tuple[str, ...] = ()
     why: str = ""
+    no_deps: tuple[str, ...] = ()
 
 
 #: Packages only the API imports (the workers never load the web stack).
@@ -66,7 +71,10 @@ ROLES: dict[str, Role] = {
     "genre": Role(
         ("service", "genre"),
         ("torch", "matplotlib", *API_ONLY, *EMBEDDED_ONLY),
-        "stemdeck worker genre: GenreNet on TensorFlow (Keras 3) + librosa analysis",
+        "stemdeck worker genre: the musicnn tagger (the default model; the weights come from "
+        "the musicnn wheel, installed --no-deps) and GenreNet on TensorFlow (Keras 3) + librosa "
+        "analysis",
+        no_deps=("tagger",),
     ),
     "coordinator": Role(
         ("service",),
@@ -138,12 +146,28 @@ def requirements(
     return list(seen.values())
 
 
-def role_requirements(role: str, pyproject: Path = PYPROJECT) -> list[str]:
-    """The requirements of one image role."""
+def _role(role: str) -> Role:
     if role not in ROLES:
         raise KeyError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    spec = ROLES[role]
+    return ROLES[role]
+
+
+def role_requirements(role: str, pyproject: Path = PYPROJECT) -> list[str]:
+    """The requirements of one image role that pip resolves together."""
+    spec = _role(role)
     return requirements(load(pyproject), spec.extras, spec.without)
+
+
+def role_no_deps(role: str, pyproject: Path = PYPROJECT) -> list[str]:
+    """What the role's `no_deps` extras add to its requirements: installed after them with
+    `pip install --no-deps` (pinned in the same pyproject.toml, checked against the rest)."""
+    spec = _role(role)
+    if not spec.no_deps:
+        return []
+    project = load(pyproject)
+    resolved = set(requirements(project, spec.extras, spec.without))
+    everything = requirements(project, spec.extras + spec.no_deps, spec.without)
+    return [r for r in everything if r not in resolved]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,19 +175,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("role", nargs="?", choices=sorted(ROLES))
     parser.add_argument("--only", action="append", default=[], help="print only these projects")
     parser.add_argument("--skip", action="append", default=[], help="leave these projects out")
+    parser.add_argument(
+        "--no-deps", action="store_true", help="print what to install with pip install --no-deps"
+    )
     parser.add_argument("--pyproject", type=Path, default=PYPROJECT)
     parser.add_argument("--roles", action="store_true", help="list the roles and exit")
     args = parser.parse_args(argv)
     if args.roles:
         for name, spec in ROLES.items():
             without = f" without {', '.join(spec.without)}" if spec.without else ""
-            print(f"{name}: base + {', '.join(spec.extras)}{without} ({spec.why})")
+            no_deps = f" + {', '.join(spec.no_deps)} (--no-deps)" if spec.no_deps else ""
+            print(f"{name}: base + {', '.join(spec.extras)}{without}{no_deps} ({spec.why})")
         return 0
     if args.role is None:
         parser.error("name a role (or --roles)")
     only = {canonical(n) for n in args.only}
     skip = {canonical(n) for n in args.skip}
-    for requirement in role_requirements(args.role, args.pyproject):
+    listing = role_no_deps if args.no_deps else role_requirements
+    for requirement in listing(args.role, args.pyproject):
         name = split(requirement)[0]
         if (only and name not in only) or name in skip:
             continue

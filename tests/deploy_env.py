@@ -396,6 +396,15 @@ def dependency_closure(names: Iterable[str]) -> set[str]:
     return closure
 
 
+def role_distributions(role: str) -> set[str]:
+    """The installed distributions an image role ends up with: the dependency closure of what
+    pip resolves for it, plus what it installs with --no-deps (those alone, not their
+    requirements)."""
+    module = requirements_module()
+    no_deps = {requirement_name(r) for r in module.role_no_deps(role)}
+    return dependency_closure(module.role_requirements(role)) | no_deps
+
+
 def module_providers() -> dict[str, set[str]]:
     """Top-level module name -> canonical names of the installed distributions providing it."""
     return {

@@ -29,8 +29,12 @@ import yaml
 
 from stemdeck.common.celery_app import QUEUES, ROLE_MODULES
 from stemdeck.common.settings import Settings
+from stemdeck.genre import tagger
+from stemdeck.genre.model import DEFAULT_MODEL
 from tests import deploy_env as env
 from tests.servers import Server, free_port
+
+pytestmark = pytest.mark.service
 
 SETTINGS_VARIABLES = {f"STEMDECK_{name.upper()}": name for name in Settings.model_fields}
 SECRET_NAMES = ("PASSWORD", "SECRET_KEY", "CALLBACK_SECRET", "BASIC_AUTH")
@@ -315,7 +319,7 @@ def test_every_variable_is_a_setting() -> None:
     """Every STEMDECK_* variable of the deployment is a Settings field or one the services
     read directly (found in their code); every setting is documented in deploy/.env.example."""
     direct = direct_variables()
-    assert "STEMDECK_MODEL_DIR" in direct  # the model cache (separator/repository.py)
+    assert "STEMDECK_MODEL_DIR" in direct  # the model cache (common/artefacts.py)
     unknown = {
         name: sorted(where)
         for name, where in deployment_variables().items()
@@ -370,7 +374,8 @@ def test_bucket_expiry_outlives_the_jobs() -> None:
 def test_images_install_only_what_pyproject_pins() -> None:
     """No version in the Dockerfile: every pip install reads a list deploy/requirements.py
     wrote from pyproject.toml in the same RUN, or installs the project itself without deps;
-    each deps stage installs its target's role, and torch comes from TORCH_INDEX_URL."""
+    each deps stage installs its target's role, torch comes from TORCH_INDEX_URL, and the
+    role's --no-deps list (the genre image's musicnn wheel) is installed with --no-deps."""
     stages = {stage.name: stage for stage in env.parse_dockerfile()}
     for stage in stages.values():
         for run in stage.all("RUN"):
@@ -383,7 +388,11 @@ def test_images_install_only_what_pyproject_pins() -> None:
                     assert words[-2:] == ["-e", "."] and "--no-deps" in words, segment
                     continue
                 listed = re.escape(words[words.index("-r") + 1])
-                assert re.search(rf"requirements\.py \w+( --\w+ torch)? > {listed}", run.args)
+                written = re.search(
+                    rf"requirements\.py \w+( --\w+ torch| --no-deps)? > {listed}", run.args
+                )
+                assert written, segment
+                assert ("--no-deps" in words) == (written.group(1) == " --no-deps"), segment
     for target, role in env.TARGET_ROLES.items():
         deps = stages[f"deps-{target}"]
         runs = " ".join(run.args for run in deps.all("RUN"))
@@ -391,6 +400,8 @@ def test_images_install_only_what_pyproject_pins() -> None:
         requirements = env.requirements_module().role_requirements(role)
         has_torch = any(env.requirement_name(r) == "torch" for r in requirements)
         assert ("--only torch" in runs) == has_torch, target
+        no_deps = env.requirements_module().role_no_deps(role)
+        assert (f"requirements.py {role} --no-deps >" in runs) == bool(no_deps), target
         if has_torch:
             assert '--index-url "$TORCH_INDEX_URL"' in runs
             (arg,) = deps.all("ARG")
@@ -422,6 +433,12 @@ def test_role_requirements_come_from_pyproject() -> None:
     assert not api & {"torch", "torchaudio", "tensorflow-cpu", "tensorflow", "keras"}
     genre = {env.requirement_name(r) for r in module.role_requirements("genre")}
     assert "torch" not in genre
+    for role in module.ROLES:
+        no_deps = module.role_no_deps(role)
+        assert set(no_deps) <= pinned and not set(no_deps) & set(module.role_requirements(role))
+    # The genre worker's default model reads its weights from this wheel.
+    genre_no_deps = {env.requirement_name(r) for r in module.role_no_deps("genre")}
+    assert genre_no_deps == {env.canonical(tagger.PACKAGE)}
 
 
 def test_base_images_are_pinned_and_fit_the_project() -> None:
@@ -473,9 +490,10 @@ def role_imports(role: str) -> dict[str, set[str]]:
     return env.third_party_imports(full, shallow=["stemdeck.cli.main"])
 
 
-#: Direct requirements a role needs without importing them: the API's server program, and
-#: TensorFlow, the backend Keras 3 loads at run time.
-NEEDED_UNIMPORTED = {"api": {"uvicorn"}, "genre": {"tensorflow-cpu"}}
+#: Direct requirements a role needs without importing them: the API's server program,
+#: TensorFlow, the backend Keras 3 loads at run time, and the musicnn wheel, whose checkpoint
+#: files the genre tagger reads (found with find_spec, never imported).
+NEEDED_UNIMPORTED = {"api": {"uvicorn"}, "genre": {"tensorflow-cpu", "musicnn"}}
 
 
 @pytest.mark.parametrize("role", ["api", "separate", "eq", "genre", "coordinator"])
@@ -485,8 +503,8 @@ def test_role_installs_what_it_imports(role: str) -> None:
     come back unpinned as another package's dependency."""
     module = env.requirements_module()
     requirements = module.role_requirements(role)
-    names = {env.requirement_name(r) for r in requirements}
-    closure = env.dependency_closure(requirements)
+    names = {env.requirement_name(r) for r in [*requirements, *module.role_no_deps(role)]}
+    closure = env.role_distributions(role)
     providers = env.module_providers()
     imports = role_imports(role)
     missing = {
@@ -519,6 +537,8 @@ task = {"separate": "stemdeck.separator.task", "eq": "stemdeck.eq.task",
         "genre": "stemdeck.genre.task"}.get(role)
 if task:  # the coordinator loads no model
     __import__(task, fromlist=["warm_up"]).warm_up()
+if role == "genre":  # the default model itself, not the fallback it logs a warning for
+    print("model", __import__(task, fromlist=["genre_model"]).genre_model().name)
 with app.connection_for_write() as connection:  # the broker transport, really connected
     connection.ensure_connection(max_retries=3)
     connection.default_channel
@@ -551,8 +571,7 @@ print("started api")
 
 def run_blocked(role: str, code: str, extra_env: dict[str, str], *args: str) -> str:
     """Run `code` in a child process where only the role's packages can be imported."""
-    module = env.requirements_module()
-    blocked = env.blocked_modules(env.dependency_closure(module.role_requirements(role)))
+    blocked = env.blocked_modules(env.role_distributions(role))
     assert "torch" in blocked or role in ("separate", "eq")
     result = subprocess.run(
         [sys.executable, "-c", env.BLOCKER + code, *args],
@@ -594,9 +613,12 @@ def test_worker_role_starts_with_its_packages_only(
     role: str, redis: Server, s3: Server, tmp_path: Path
 ) -> None:
     """Each worker image's packages only: the CLI loads, the Celery app imports the role's task
-    modules, and the role's warm-up loads and runs its model once."""
+    modules, and the role's warm-up loads and runs its model once (for genre the default
+    musicnn tagger, whose weights the image installs, not the GenreNet fallback)."""
     output = run_blocked(role, ROLE_START, service_settings(redis, s3, tmp_path), role)
     assert f"started {role}" in output
+    if role == "genre":
+        assert f"model {DEFAULT_MODEL}\n" in output
 
 
 # --- healthcheck.py --------------------------------------------------------------------------
