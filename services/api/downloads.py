@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from fastapi import HTTPException
+from typing_extensions import Buffer
 
 _ZIP64_LIMIT = (1 << 31) - 1
 
@@ -67,10 +68,11 @@ class _Pipe(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        self._parts.append(bytes(data))
-        self._position += len(data)
-        return len(data)
+    def write(self, data: Buffer, /) -> int:
+        chunk = bytes(data)
+        self._parts.append(chunk)
+        self._position += len(chunk)
+        return len(chunk)
 
     def tell(self) -> int:
         return self._position

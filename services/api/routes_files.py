@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,8 @@ def download_zip(job_id: str, services: ServicesDep, owner: Caller) -> Streaming
     storage = services.storage
     sizes = {name: storage.size(entry["key"]) for name, entry in stems.items()}
 
-    def entries():  # opened one after the other, as the zip reaches them
+    # Opened one after the other, as the zip reaches them.
+    def entries() -> Iterator[tuple[str, int, Iterator[bytes]]]:
         for name, entry in stems.items():
             fmt = entry.get("format", "wav")
             yield f"{name}.{fmt}", sizes[name], storage.open_range(entry["key"])

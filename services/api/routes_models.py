@@ -8,14 +8,13 @@ STEMDECK_MODEL_DIR) without loading a model: the facts come from each model's ca
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from stemdeck.api.context import Caller, ServicesDep
-from stemdeck.separator.installed import DEFAULT_MODEL, InstalledModel, installed_models
+from stemdeck.separator.installed import DEFAULT_MODEL, InstalledModel, Origin, installed_models
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -37,7 +36,7 @@ class ModelView(BaseModel):
     name: str = Field(description="What to send as `model` with a job.")
     family: str | None = Field(description="tasnet (Conv-TasNet) or hdemucs (Hybrid Demucs).")
     description: str
-    origin: Literal["bundled", "pulled", "imported"]
+    origin: Origin
     parameters: int | None
     sources: list[str]
     size_bytes: int
@@ -62,7 +61,7 @@ def view(model: InstalledModel) -> ModelView:
         name=model.name,
         family=card.family if card else None,
         description=card.description if card else "a model without a card (no facts known)",
-        origin=model.origin,  # type: ignore[arg-type]
+        origin=model.origin,
         parameters=card.parameters if card else None,
         sources=list(card.sources) if card else [],
         size_bytes=model.size_bytes,

@@ -64,7 +64,8 @@ def parse_options(fields: dict[str, str], services: Services) -> Submission:
             pipeline.check_callback_url(callback, services.settings.callback_allow_private)
         except ValueError as exc:
             raise refuse(422, str(exc)) from None
-    return Submission(JobOptions(model=model, soft_mask=soft_mask, **values), callback)
+    options = JobOptions.model_validate({"model": model, "soft_mask": soft_mask, **values})
+    return Submission(options, callback)
 
 
 def check_model(model: str) -> None:

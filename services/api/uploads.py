@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 from python_multipart import MultipartParser
@@ -23,6 +23,9 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import ClientDisconnect
 
 from stemdeck.api.names import BadFileName, safe_filename
+
+if TYPE_CHECKING:  # python-multipart defines its callback table's type for checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 #: Bytes a form may spend on everything but its files (boundaries, part headers, options).
 FORM_OVERHEAD = 256 * 1024
@@ -87,7 +90,7 @@ class _Collector:
         self.text = bytearray()
         self.finished = False
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self.part_begin,
             "on_header_field": lambda d, s, e: self.header_name.extend(d[s:e]),

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, with_config
+from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
-from stemdeck.common.jobs import InputInfo, JobError, JobOptions, JobStatus, Stage
+from stemdeck.common.jobs import InputInfo, JobError, JobOptions, JobStatus, StageStatus
 from stemdeck.common.results import Results
 
 _VIEW = ConfigDict(extra="forbid", use_attribute_docstrings=True)
@@ -24,16 +24,23 @@ _SENT = ConfigDict(**_VIEW, json_schema_serialization_defaults_required=True)
 _OPTIONAL_KEYS = ConfigDict(extra="forbid")
 
 
-#: A stage as stored, plus `label` (from the pipeline's declaration, `common/stages.py`) and
-#: `seconds` (a property of `Stage`): neither is a stored field it could inherit.
-StageView = create_model(
-    "StageView",
-    __config__=_SENT,
-    __doc__="One pipeline stage: label, status, progress 0-100, device, timings, error.",
-    label=(str, Field(description="What a person reads for the stage (the web page's name).")),
-    seconds=(float | None, Field(description="Time the stage has run (so far, while it runs).")),
-    **{name: (field.annotation, field) for name, field in Stage.model_fields.items()},
-)
+class StageView(BaseModel):
+    """One pipeline stage: label, status, progress 0-100, device, timings, error."""
+
+    # A stage as stored (`Stage`'s fields, after the two it lacks), plus `label` (from the
+    # pipeline's declaration, `common/stages.py`) and `seconds` (a property of `Stage`): neither
+    # is a stored field it could inherit, and a subclass would put them last. Spelled out so the
+    # type checker sees a class; tests/test_api_schema.py fails if `Stage` gains a field.
+    model_config = _SENT
+    label: str = Field(description="What a person reads for the stage (the web page's name).")
+    seconds: float | None = Field(description="Time the stage has run (so far, while it runs).")
+    status: StageStatus = StageStatus.PENDING
+    progress: float = 0.0
+    device: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    error: str | None = None
+    restarts: int = 0
 
 
 class OptionsView(JobOptions):

@@ -4,13 +4,16 @@ models, import any kind into the user cache."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from stemdeck.separator.cards import Card
 
 app = typer.Typer(
     help="List models of every kind, download separation models, import models.",
@@ -20,7 +23,7 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)  # never break paths in messages
 
 
-def _quality(card) -> str:
+def _quality(card: Card | None) -> str:
     if card is None:
         return ""
     if card.quality is None:

@@ -221,8 +221,8 @@ def _run_all(work: list[Job], jobs: int) -> int:
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 _drain(queue, bars, tasks)
                 for future in done:
-                    exc = future.exception()
-                    finish(futures[future], None if exc else future.result(), exc)
+                    error = future.exception()
+                    finish(futures[future], None if error else future.result(), error)
             _drain(queue, bars, tasks)
     return failures
 

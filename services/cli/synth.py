@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from stemdeck.training.synth.stats import TrackStats
 
 out_console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -100,7 +103,7 @@ def synth(
     _report([_stats(f) for f in sorted(folders)])
 
 
-def _stats(folder: Path):
+def _stats(folder: Path) -> TrackStats:
     from stemdeck.training.synth.stats import track_stats
 
     return track_stats(folder)

@@ -160,7 +160,7 @@ def resolve(kind: ArtefactKind, name_or_path: str | Path | None) -> Path:
     if is_explicit_path(wanted):
         return _checked_path(kind, Path(wanted).expanduser(), str(wanted))
     entries = in_effect(list_artefacts(kind))
-    found = default_of(kind, entries) if wanted == DEFAULT else find(entries, wanted)
+    found = default_of(kind, entries) if wanted == DEFAULT else find(entries, str(wanted))
     if found is not None:
         return found.path
     local = Path(wanted)

@@ -63,10 +63,12 @@ def _last_error(stderr: bytes, url: str) -> str:
     return lines[-1].removeprefix(f"{url}: ")
 
 
-def _seconds(value: object) -> float | None:
+def _seconds(value: str | float | None) -> float | None:
+    if value is None:  # absent
+        return None
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):  # absent or "N/A"
+        return float(value)
+    except (TypeError, ValueError):  # "N/A"
         return None
 
 

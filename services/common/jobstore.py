@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -121,7 +121,7 @@ class RedisJobStore:
         with self._errors():
             total = int(self.redis.zcard(index))
             ids = self.redis.zrevrange(index, offset, offset + limit - 1)
-            raws = self.redis.mget([self._key("job", i.decode()) for i in ids]) if ids else []
+            raws = self.redis.mget([self._key("job", i) for i in _names(ids)]) if ids else []
         return [Job.model_validate_json(r) for r in raws if r is not None], total
 
     def create_batch(self, batch: Batch) -> Batch:
@@ -149,13 +149,13 @@ class RedisJobStore:
         with self._errors():
             jobs = self.redis.zrangebyscore(self._key("expiry", "jobs"), 0, now)
             batches = self.redis.zrangebyscore(self._key("expiry", "batches"), 0, now)
-        return [j.decode() for j in jobs], [b.decode() for b in batches]
+        return _names(jobs), _names(batches)
 
     def stalled(self, before: float) -> list[str]:
         """Running jobs whose record last changed before `before`."""
         with self._errors():
             ids = self.redis.zrangebyscore(self._key("active", "jobs"), 0, before)
-            raws = self.redis.mget([self._key("job", i.decode()) for i in ids]) if ids else []
+            raws = self.redis.mget([self._key("job", i) for i in _names(ids)]) if ids else []
         jobs = [Job.model_validate_json(raw) for raw in raws if raw is not None]
         return [job.id for job in jobs if job.status == JobStatus.RUNNING]
 
@@ -171,12 +171,17 @@ class _RedisErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> bool:
+    def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> None:
         import redis
 
         if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
             raise JobStoreError(f"job store (Redis) unreachable: {exc}") from exc
-        return False
+
+
+def _names(members: Iterable[object]) -> list[str]:
+    """The members of a sorted-set range read without scores, as text (the client returns bytes;
+    redis-py's types cannot tie that to its decode_responses=False)."""
+    return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
 
 class SqliteJobStore:

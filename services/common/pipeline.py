@@ -147,7 +147,9 @@ def check_callback_url(url: str, allow_private: bool) -> str:
     if allow_private:
         return url
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 80)}
+        addresses = {
+            str(info[4][0]) for info in socket.getaddrinfo(parts.hostname, parts.port or 80)
+        }
     except socket.gaierror:
         raise ValueError(f"callback_url host {parts.hostname!r} does not resolve") from None
     for address in addresses:

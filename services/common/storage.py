@@ -276,9 +276,9 @@ class _errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> bool:
+    def __exit__(self, kind: type | None, exc: BaseException | None, _tb: object) -> None:
         if exc is None:
-            return False
+            return
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, ClientError):
@@ -288,7 +288,6 @@ class _errors:
             raise StorageError(f"storage refused the request ({code}): {exc}") from exc
         if isinstance(exc, BotoCoreError):
             raise StorageError(f"storage unreachable: {exc}") from exc
-        return False
 
 
 def open_storage(settings: Settings) -> Storage:

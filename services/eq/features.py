@@ -59,7 +59,11 @@ def mel_spectrogram(front_end: str = "seed") -> torch.nn.Module:
     import torchaudio
 
     if front_end == "seed":
-        settings = {"sample_rate": SEED_RATE, "n_fft": SEED_N_FFT, "hop_length": SEED_HOP}
+        settings: dict[str, float] = {
+            "sample_rate": SEED_RATE,
+            "n_fft": SEED_N_FFT,
+            "hop_length": SEED_HOP,
+        }
     elif front_end == "full-band":
         settings = {
             "sample_rate": MODEL_RATE,

@@ -256,7 +256,9 @@ def apply_eq(
     import torch
 
     as_numpy = not isinstance(audio, torch.Tensor)
-    signal = torch.from_numpy(np.ascontiguousarray(audio)) if as_numpy else audio
+    signal = (
+        audio if isinstance(audio, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(audio))
+    )
     if signal.ndim == 0 or signal.shape[-1] == 0:
         raise ValueError("apply_eq needs audio shaped (..., frames) with at least one frame")
     if isinstance(gains_db, torch.Tensor):

@@ -33,7 +33,7 @@ def _triple(values: Any, name: str) -> tuple[float, float, float]:
     out = tuple(float(v) for v in values)
     if len(out) != len(BAND_NAMES) or not np.isfinite(out).all():
         raise ValueError(f"{name} needs {len(BAND_NAMES)} finite values (low, mid, high)")
-    return out  # type: ignore[return-value]
+    return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ No TensorFlow here.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,7 +269,7 @@ def loudness_shares(levels: dict[str, float | None]) -> dict[str, dict[str, floa
 def analyze_file(
     path: Path | str,
     drums: Path | str | None = None,
-    stems: dict[str, Path | str] | None = None,
+    stems: Mapping[str, Path | str] | None = None,
 ) -> dict:
     """`analyze` on files: the mix at its native rate and channel count (≤ 2); stems and the
     drums resampled to match. AudioError if unreadable, InputError if too short or silent."""

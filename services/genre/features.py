@@ -11,6 +11,8 @@ No TensorFlow here: the profiler, the analysis and the tests use these features 
 
 from __future__ import annotations
 
+from typing import TypedDict, Unpack
+
 import numpy as np
 
 FEATURE_RATE = 22050
@@ -57,6 +59,13 @@ def feature_vector(y: np.ndarray, sr: int = FEATURE_RATE) -> np.ndarray:
     return np.array([*scalars, zcr.mean(), *mfcc.mean(axis=1)], dtype=np.float64)
 
 
+class Windowing(TypedDict, total=False):
+    """`window_bounds`' optional settings, passed on by the functions that cut a track."""
+
+    seconds: float
+    max_windows: int
+
+
 def window_bounds(
     frames: int,
     sr: int = FEATURE_RATE,
@@ -78,7 +87,9 @@ def window_bounds(
     return [(int(s), int(s) + size) for s in starts]
 
 
-def track_features(y: np.ndarray, sr: int = FEATURE_RATE, **windowing) -> np.ndarray:
+def track_features(
+    y: np.ndarray, sr: int = FEATURE_RATE, **windowing: Unpack[Windowing]
+) -> np.ndarray:
     """(windows, 26) features of mono audio `y`, one row per `window_bounds` window."""
     bounds = window_bounds(len(y), sr, **windowing)
     return np.stack([feature_vector(y[a:b], sr) for a, b in bounds])

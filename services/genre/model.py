@@ -20,9 +20,10 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from stemdeck.common import artefacts
@@ -51,7 +52,7 @@ class GenreModelError(ValueError):
     """A GenreNet artefact that is missing or cannot be used; the message says why."""
 
 
-def keras_module():
+def keras_module() -> ModuleType:
     """Keras 3 on TensorFlow, imported on first use with TensorFlow's start-up chatter muted.
 
     TensorFlow 2.21 prints absl INFO lines (oneDNN notice) straight to file descriptor 2 while
@@ -90,7 +91,7 @@ def build_genrenet(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     name: str = "genrenet",
-):
+) -> Any:
     """A compiled GenreNet (untrained); Adam as the seed, AdamW when `weight_decay` > 0."""
     keras = keras_module()
     layers = [keras.Input(shape=(n_features,), name="features")]
@@ -209,6 +210,7 @@ def import_artefact(source: Path | str, name: str | None = None) -> Path:
     """Check a genre model folder (a GenreNet artefact or a tagger model) and copy it into the
     user cache under `name` (default: the folder's name), where `--model NAME` finds it. The
     files are copied as they are, so a folder keeps the stamp (or the lack of one) it had."""
+    import functools
     import shutil
 
     from stemdeck.genre.classifier import TAGGER_FILE, read_tagger_config
@@ -225,5 +227,7 @@ def import_artefact(source: Path | str, name: str | None = None) -> Path:
     name = artefacts.check_name(name or source.name)
     present = [f for f in files if (source / f).is_file()]
     target = kind().cache_dir() / name
-    writers = {f: (lambda path, f=f: shutil.copyfile(source / f, path)) for f in present}
+    writers: dict[str, Callable[[Path], object]] = {
+        f: functools.partial(shutil.copyfile, source / f) for f in present
+    }
     return atomic_write_files(target, writers)

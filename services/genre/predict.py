@@ -8,10 +8,11 @@ register as a mixture rather than as the average of two timbres.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 
-from stemdeck.genre.features import FEATURE_RATE, feature_vector, window_bounds
+from stemdeck.genre.features import FEATURE_RATE, Windowing, feature_vector, window_bounds
 from stemdeck.genre.inputs import check_signal
 from stemdeck.genre.model import GenreArtefact
 
@@ -80,7 +81,7 @@ def predict_features(artefact: GenreArtefact, features: np.ndarray) -> np.ndarra
 
 
 def classify(
-    artefact: GenreArtefact, y: np.ndarray, sr: int = FEATURE_RATE, **windowing
+    artefact: GenreArtefact, y: np.ndarray, sr: int = FEATURE_RATE, **windowing: Unpack[Windowing]
 ) -> GenrePrediction:
     """Genre of mono audio `y` (frames,) at `sr` (22.05 kHz, the features' rate).
 

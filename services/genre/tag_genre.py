@@ -15,7 +15,7 @@ uncertain: no genre is then more likely than all the others together. No TensorF
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -48,7 +48,7 @@ EPSILON = 1e-3
 UNCERTAIN_BELOW = 0.5
 
 
-def mapping_matrix(tag_keys: Sequence[str], mapping: dict[str, Sequence[str]]) -> np.ndarray:
+def mapping_matrix(tag_keys: Sequence[str], mapping: Mapping[str, Sequence[str]]) -> np.ndarray:
     """(tags, genres) 0/1 matrix: which tag votes for which genre. ValueError for a tag the
     taggers do not have (a typo would otherwise silently never vote)."""
     index = {key: i for i, key in enumerate(tag_keys)}

@@ -89,7 +89,7 @@ def checkpoint_folder(model: str = "MSD_musicnn") -> Path:
     return folder
 
 
-def build_musicnn(n_tags: int = 50):
+def build_musicnn(n_tags: int = 50) -> Any:
     """The network (untrained): {"tags": (batch, n_tags) sigmoid probabilities, "embedding":
     (batch, 200) penultimate layer} of (batch, 187, 96) patches, the length the published
     models were trained on."""
@@ -105,7 +105,7 @@ def build_musicnn(n_tags: int = 50):
         base = "batch_normalization" if kind == "bn" else "conv2d"
         return base if index == 0 else f"{base}_{index}"
 
-    def norm(x):
+    def norm(x: Any) -> Any:
         return layers.BatchNormalization(epsilon=BN_EPSILON, name=name("bn"))(x)
 
     spectrogram = keras.Input(shape=(PATCH_FRAMES, N_MELS), name="log_mel")
@@ -126,7 +126,7 @@ def build_musicnn(n_tags: int = 50):
         front.append(ops.max(norm(banded), axis=1))
     front_end = ops.concatenate(front, axis=-1)  # (batch, frames, 561)
 
-    def midend_conv(x):
+    def midend_conv(x: Any) -> Any:
         return norm(layers.Conv1D(MIDEND_FILTERS, 7, padding="same", activation="relu",
                                   name=name("conv"))(x))  # fmt: skip
 

@@ -108,7 +108,11 @@ def save_checkpoint(
     """Write StemDeck's format: configuration, weights and metadata in one weights-only file,
     stamped and written atomically (`common/checkpoints.py`). `config` defaults to the model's
     own (Conv-TasNet carries one; Hybrid Demucs does not)."""
-    config = config if config is not None else model.config
+    if config is None:
+        own = getattr(model, "config", None)
+        if not isinstance(own, TasNetConfig | HDemucsConfig):
+            raise ValueError(f"{type(model).__name__} carries no configuration: pass `config`")
+        config = own
     body: dict[str, Any] = {
         "config": config.to_dict(),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},

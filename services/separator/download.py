@@ -64,7 +64,7 @@ def _resume_point(url: str, partial: Path) -> tuple[int, str | None]:
     return size, meta.get("validator")
 
 
-def _open(url: str, have: int, validator: str | None, timeout: float):
+def _open(url: str, have: int, validator: str | None, timeout: float) -> http.client.HTTPResponse:
     headers = {"User-Agent": "stemdeck"}
     if have:
         headers["Range"] = f"bytes={have}-"

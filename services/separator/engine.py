@@ -101,6 +101,8 @@ class StreamingSeparator:
         self.channels = channels
         self.settings = settings
         self.device = device
+        if settings.segment is None:  # Separator fills in the model's own length before this
+            raise ValueError("StreamingSeparator needs a segment length in seconds, got None")
         self.segment = max(2, round(settings.segment * sample_rate))
         self.hop = max(1, round(self.segment * (1 - settings.overlap)))
         self.max_shift = round(settings.max_shift * sample_rate)

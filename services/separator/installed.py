@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from stemdeck.common import artefacts
 from stemdeck.common.artefacts import NAME, ArtefactKind, check_name
@@ -30,10 +30,14 @@ MEASURED_DIR = "measured"
 REMOTE_MODELS: dict[str, str] = {name: entry.url for name, entry in REMOTE.items()}
 
 
+#: Where an installed model came from: shipped with the package, `pull`ed, or imported.
+Origin = Literal["bundled", "pulled", "imported"]
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    origin: str  # "bundled", "pulled" or "imported"
+    origin: Origin
     path: Path
     shadowed: bool = False  # a cached model of the same name is used instead
 
@@ -55,8 +59,8 @@ def list_models() -> list[ModelEntry]:
     model overridden by a cached one of the same name is marked `shadowed`."""
     entries = []
     for entry in artefacts.list_artefacts(kind()):
-        origin = entry.origin
-        if origin == "cache":
+        origin: Origin = "bundled"
+        if entry.origin == "cache":
             origin = "pulled" if entry.name in REMOTE_MODELS else "imported"
         entries.append(ModelEntry(entry.name, origin, entry.path, entry.shadowed))
     return entries
@@ -68,7 +72,8 @@ def default_entry(entries: list[ModelEntry] | None = None) -> ModelEntry | None:
     entries = [e for e in (list_models() if entries is None else entries) if not e.shadowed]
     named = [e for e in entries if e.name == DEFAULT_MODEL]
     named.sort(key=lambda e: e.origin == "bundled")
-    return (named or entries or [None])[0]
+    candidates = named or entries
+    return candidates[0] if candidates else None
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class InstalledModel:
     """One installed model with its card, as `GET /v1/models` reports it."""
 
     name: str
-    origin: str
+    origin: Origin
     path: Path
     card: Card | None
     size_bytes: int

@@ -167,6 +167,8 @@ class StftEncoder(nn.Module):
     log-compressed magnitudes of the bins up to `max_freq`, both channels stacked as rows.
     The masker's first layer (a channel-wise layer norm) normalises them per frame."""
 
+    window: torch.Tensor  # a buffer (register_buffer), typed here for the checker
+
     def __init__(self, cfg: TasNetConfig) -> None:
         super().__init__()
         self.n_fft, self.hop, self.bins = cfg.L, cfg.stride, cfg.stft_bins
@@ -193,6 +195,8 @@ class StftDecoder(nn.Module):
     """Masks applied to the complex mixture spectrum, then the inverse STFT. Bins above the
     masker's band take the mask of its highest bin, so with softmax masks the stems still add
     up to the input exactly."""
+
+    window: torch.Tensor  # a buffer (register_buffer), typed here for the checker
 
     def __init__(self, cfg: TasNetConfig) -> None:
         super().__init__()

@@ -123,7 +123,7 @@ def _store(loaded: LoadedModel, name: str, metadata: dict[str, Any], card: Card)
 
     target = cache_dir() / f"{name}{SUFFIX}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    extra = {k: metadata[k] for k in ("sha256", "size_bytes") if k in metadata}
+    extra: dict[str, Any] = {k: metadata[k] for k in ("sha256", "size_bytes") if k in metadata}
     if metadata.get("url"):
         card = replace(card, origin_url=metadata["url"])
     write_card(target, card, extra)

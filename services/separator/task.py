@@ -76,7 +76,8 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
         return job
     if job.stages[SEPARATE.name].status == StageStatus.SUCCEEDED:
         return advance(current_app, store, job_id)  # what comes next, if it was never sent
-    assert job.input is not None, "a job is created with its probed input"
+    probed = job.input
+    assert probed is not None, "a job is created with its probed input"
     try:
         separator = separator_for(job.options.model, settings.device)
     except (ModelNotFoundError, CheckpointError) as exc:
@@ -103,8 +104,8 @@ def run_separation(settings: Settings, store: JobStore, storage: Storage, job_id
         two_stems="vocals" if job.options.stems == "two" else None,
     )
     with tempfile.TemporaryDirectory(prefix="stemdeck-sep-") as folder:
-        source = Path(folder) / ("input" + Path(job.input.filename).suffix.lower())
-        storage.get_file(job.input.key, source)
+        source = Path(folder) / ("input" + Path(probed.filename).suffix.lower())
+        storage.get_file(probed.key, source)
         try:
             result = separator.separate_file(
                 source, Path(folder) / "out", options, progress, job.options.soft_mask
