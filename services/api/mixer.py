@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from stemdeck.common.audio import TARGET_RATE, AudioWriter, iter_blocks
+from stemdeck.common.audio import TARGET_CHANNELS, TARGET_RATE, AudioWriter, iter_blocks
 from stemdeck.common.storage import Storage
 
-CHANNELS = 2
 BLOCK_FRAMES = 1 << 16
 MAX_GAIN = 2.0
 #: Output bit depth per format (MP3 ignores it).
@@ -54,7 +53,7 @@ class _StemEq:
         from stemdeck.eq.filters import sections  # the shared band definition (lazy: torch)
 
         self.sos = np.asarray(sections(gains_db, rate), dtype=np.float64)
-        self.state = np.zeros((self.sos.shape[0], CHANNELS, 2))
+        self.state = np.zeros((self.sos.shape[0], TARGET_CHANNELS, 2))
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         from scipy.signal import sosfilt
@@ -64,7 +63,7 @@ class _StemEq:
 
 
 def _blocks(path: Path) -> Iterator[np.ndarray]:
-    return iter_blocks(path, BLOCK_FRAMES, TARGET_RATE, CHANNELS)
+    return iter_blocks(path, BLOCK_FRAMES, TARGET_RATE, TARGET_CHANNELS)
 
 
 def render_mix(
@@ -88,10 +87,10 @@ def render_mix(
     filters = {name: _StemEq(eq[name], TARGET_RATE) for name in used if eq and name in eq}
     out = folder / f"mix.{fmt}"
     sources = [_blocks(paths[name]) for name in used]
-    with AudioWriter(out, TARGET_RATE, CHANNELS, fmt, BIT_DEPTHS[fmt]) as writer:
+    with AudioWriter(out, TARGET_RATE, TARGET_CHANNELS, fmt, BIT_DEPTHS[fmt]) as writer:
         for blocks in zip_longest(*sources):
             length = max(b.shape[1] for b in blocks if b is not None)
-            total = np.zeros((CHANNELS, length), dtype=np.float64)
+            total = np.zeros((TARGET_CHANNELS, length), dtype=np.float64)
             for name, block in zip(used, blocks, strict=True):
                 if block is None:
                     continue

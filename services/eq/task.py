@@ -17,7 +17,7 @@ from celery import current_app, shared_task
 from celery.signals import worker_process_init
 
 from stemdeck.common import celery_app
-from stemdeck.common.audio import TARGET_RATE, read_audio
+from stemdeck.common.audio import TARGET_CHANNELS, TARGET_RATE, read_audio
 from stemdeck.common.jobs import ENDED, Job, StageStatus, fail, finish_stage, report_progress
 from stemdeck.common.jobstore import JobNotFound, JobStore, open_job_store
 from stemdeck.common.pipeline import RETRY_TRANSIENT, TRANSIENT, advance, begin_stage
@@ -39,7 +39,8 @@ def warm_up() -> None:
 
     torch.set_num_threads(1)
     model = get_model()
-    noise = 0.1 * np.random.default_rng(0).standard_normal((2, 4 * TARGET_RATE)).astype(np.float32)
+    shape = (TARGET_CHANNELS, 4 * TARGET_RATE)
+    noise = 0.1 * np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     for stem in model.config.stems[:1]:
         predict_eq(noise, TARGET_RATE, stem)
 
@@ -57,7 +58,7 @@ def recommend(storage: Storage, key: str, stem: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="stemdeck-eq-") as folder:
         path = Path(folder) / Path(key).name
         storage.get_file(key, path)
-        audio = read_audio(path, sample_rate=TARGET_RATE, channels=2)
+        audio = read_audio(path, sample_rate=TARGET_RATE, channels=TARGET_CHANNELS)
     try:
         return predict_eq(audio, TARGET_RATE, stem).to_json()
     except EqInputError as exc:
