@@ -12,11 +12,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from stemdeck.cli.client import track_folder
+from stemdeck.cli.client import _stage, track_folder
 from stemdeck.cli.main import app
-from stemdeck.common.jobs import STAGES, Job, JobStatus, fail, finish_stage, move
+from stemdeck.common.jobs import STAGES, Job, JobStatus, fail, finish_stage, move, start_stage
 from stemdeck.common.jobstore import open_job_store
 from stemdeck.common.settings import Settings
+from stemdeck.common.stages import SEPARATE
 from stemdeck.common.storage import open_storage
 from tests.api_env import api_thread, song_file
 from tests.servers import free_port
@@ -96,6 +97,21 @@ def test_downloads_go_to_album_and_numbered_track_folders(tmp_path: Path) -> Non
     assert track_folder(tmp_path, tagged, None) == tmp_path / "Tagged" / "Solo"
     plain = {"id": "job_3", "title": "", "track_number": None, "results": {}}
     assert track_folder(tmp_path, plain, None) == tmp_path / "job_3"
+
+
+def test_the_bars_show_the_running_stages_label(
+    server: str, settings: Settings, tmp_path: Path
+) -> None:
+    """A track's bar reads the stage's label from the server's record ("Separating stems"),
+    not its internal name."""
+    song = song_file(tmp_path / "running.wav", seconds=1.5)
+    result = runner.invoke(app, ["submit", str(song), "--server", server, "--no-wait"])
+    job_id = re.search(r"job (job_\S+)", result.output).group(1)
+    record = httpx.get(f"{server}/v1/jobs/{job_id}").json()
+    assert _stage(record) == "queued"
+    open_job_store(settings).update_job(job_id, lambda j: start_stage(j, SEPARATE.name))
+    record = httpx.get(f"{server}/v1/jobs/{job_id}").json()
+    assert _stage(record) == SEPARATE.label == "Separating stems"
 
 
 def test_status_waits_and_downloads_finished_stems_again_after_an_interruption(

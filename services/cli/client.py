@@ -148,11 +148,13 @@ def download_job(api: Api, job: dict[str, Any], out_dir: Path, album: str | None
 
 
 def _stage(job: dict[str, Any]) -> str:
+    """What a track's bar shows: the running stage's label, as the job record carries it
+    (declared in common/stages.py; the name from a server that sends none), else the status."""
     if job["status"] in ("succeeded", "failed", "cancelled"):
         return job["status"]
     for name, stage in job.get("stages", {}).items():
         if stage.get("status") == "running":
-            return name
+            return escape(stage.get("label") or name)
     return job["status"]
 
 
