@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stemdeck.common.audio import read_audio, write_audio
+from stemdeck.common.audio import TARGET_RATE, read_audio, write_audio
 from stemdeck.eq.checkpoints import open_model
 from stemdeck.eq.features import SILENCE_DB, rms_db
 from stemdeck.eq.filters import BAND_NAMES, apply_eq
@@ -36,22 +36,20 @@ from stemdeck.eq.predict import predict_eq
 from stemdeck.training.eq_eval import damage_draws
 from stemdeck.training.musdb import find_tracks
 
-RATE = 44100
-
 
 def _through_file(mono: np.ndarray, suffix: str, codec: list[str], scratch: Path) -> np.ndarray:
     """The mono signal after a round trip through a real file written by ffmpeg."""
     source, encoded = scratch / "in.wav", scratch / f"out{suffix}"
-    write_audio(source, mono[None], RATE, bit_depth=32)
+    write_audio(source, mono[None], TARGET_RATE, bit_depth=32)
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-i", str(source), *codec, str(encoded)], check=True
     )
-    return read_audio(encoded, RATE, 1)[0]
+    return read_audio(encoded, TARGET_RATE, 1)[0]
 
 
 def _wav16(mono: np.ndarray, scratch: Path) -> np.ndarray:
-    write_audio(scratch / "16.wav", mono[None], RATE, bit_depth=16)
-    return read_audio(scratch / "16.wav", RATE, 1)[0]
+    write_audio(scratch / "16.wav", mono[None], TARGET_RATE, bit_depth=16)
+    return read_audio(scratch / "16.wav", TARGET_RATE, 1)[0]
 
 
 def _hiss(mono: np.ndarray, below_db: float, seed: int) -> np.ndarray:
@@ -91,16 +89,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             ways = deliveries(Path(folder))
             for index, track in enumerate(find_tracks(root, split)):
-                stop = round(args.max_seconds * RATE)
+                stop = round(args.max_seconds * TARGET_RATE)
                 for stem_index, stem in enumerate(STEMS):
                     clean = track.read(stem, 0, stop).mean(axis=0, dtype=np.float32)
                     if float(rms_db(torch.from_numpy(clean))) <= SILENCE_DB:
                         continue
                     for gains in damage_draws(args.seed, index, stem_index, args.draws):
-                        damaged = apply_eq(clean, RATE, gains).astype(np.float32)
+                        damaged = apply_eq(clean, TARGET_RATE, gains).astype(np.float32)
                         targets.append(-gains)
                         for name, deliver in ways.items():
-                            gains_db = predict_eq(deliver(damaged), RATE, stem, model).gains_db
+                            gains_db = predict_eq(
+                                deliver(damaged), TARGET_RATE, stem, model
+                            ).gains_db
                             predicted.setdefault(name, []).append(
                                 np.array([gains_db[b] for b in BAND_NAMES])
                             )
@@ -129,9 +129,9 @@ def released(folder: Path, model: object) -> None:
     for song in sorted(p for p in folder.iterdir() if p.is_dir()):
         cells = []
         for stem in STEMS:
-            audio = read_audio(song / f"{stem}.wav", RATE, 1)[0]
+            audio = read_audio(song / f"{stem}.wav", TARGET_RATE, 1)[0]
             try:
-                gains = predict_eq(audio, RATE, stem, model).gains_db  # type: ignore[arg-type]
+                gains = predict_eq(audio, TARGET_RATE, stem, model).gains_db  # type: ignore[arg-type]
             except ValueError:  # silent stem
                 cells.append(f"{stem} silent")
                 continue

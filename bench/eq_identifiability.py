@@ -31,10 +31,10 @@ import numpy as np
 from scipy.signal import welch
 from sklearn.ensemble import HistGradientBoostingRegressor
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.eq.filters import DAMAGE_RANGE_DB, frequency_response
 from stemdeck.training.musdb import find_tracks
 
-RATE = 44100
 STEMS = ("drums", "bass", "other", "vocals")
 EDGES = 25.0 * 2.0 ** (np.arange(0, 60) / 6.0)  # 1/6-octave band edges, 25 Hz .. ~19 kHz
 SILENCE_DB = -60.0
@@ -48,7 +48,7 @@ def stem_spectra(root: str, split: str) -> list[tuple[str, str, np.ndarray, np.n
             mono = track.read(stem).mean(axis=0).astype(np.float64)
             if 10 * np.log10(np.mean(mono**2) + 1e-20) < SILENCE_DB:
                 continue
-            freqs, power = welch(mono, RATE, nperseg=8192)
+            freqs, power = welch(mono, TARGET_RATE, nperseg=8192)
             out.append((track.name, stem, freqs, power))
     return out
 
@@ -70,7 +70,7 @@ def damaged_examples(
         if kind != stem:
             continue
         gains = rng.uniform(-DAMAGE_RANGE_DB, DAMAGE_RANGE_DB, (copies, 3))
-        response = np.abs(frequency_response(gains, np.maximum(freqs, 1.0), RATE)) ** 2
+        response = np.abs(frequency_response(gains, np.maximum(freqs, 1.0), TARGET_RATE)) ** 2
         features.append(band_db(freqs, power[None, :] * response))
         targets.append(-gains)
     return np.concatenate(features), np.concatenate(targets)

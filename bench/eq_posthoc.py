@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.eq.checkpoints import LoadedEqModel, open_model, resolve, save_checkpoint
 from stemdeck.eq.filters import frequency_response
 from stemdeck.eq.model import STEMS, EqNet
@@ -46,9 +47,8 @@ from stemdeck.eq.restraint import Restraint
 from stemdeck.training.eq_eval import _CENTRES, _FFT, _is_silent, damage_draws
 from stemdeck.training.musdb import find_tracks
 
-RATE = 44100
 CACHE = Path("eval/eq-posthoc")
-_FREQS = np.fft.rfftfreq(_FFT, 1.0 / RATE)
+_FREQS = np.fft.rfftfreq(_FFT, 1.0 / TARGET_RATE)
 _EDGES = np.stack([_CENTRES * 2 ** (-1 / 6), _CENTRES * 2 ** (1 / 6)], axis=-1)
 _MEMBERS = np.stack([(lo <= _FREQS) & (hi > _FREQS) for lo, hi in _EDGES]).astype(np.float64)
 
@@ -88,10 +88,12 @@ def collect(spec: str, model: EqNet, model_path: Path, draws: int, seed: int) ->
                 continue
             damages = damage_draws(seed, index, stem_index, draws)
             raw = [
-                predict_eq(apply_eq(clean, RATE, g), RATE, stem, model).window_gains_db
+                predict_eq(
+                    apply_eq(clean, TARGET_RATE, g), TARGET_RATE, stem, model
+                ).window_gains_db
                 for g in damages
             ]
-            clean_raw = predict_eq(clean, RATE, stem, model).window_gains_db
+            clean_raw = predict_eq(clean, TARGET_RATE, stem, model).window_gains_db
             out.append(StemRaw(track.name, stem, power_spectrum(clean), clean_raw, damages, raw))
         print(f"{spec}: {index + 1} tracks", flush=True)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -101,7 +103,7 @@ def collect(spec: str, model: EqNet, model_path: Path, draws: int, seed: int) ->
 
 def _levels(power: np.ndarray, gains: np.ndarray) -> np.ndarray:
     """Third-octave levels (dB) of the spectrum after the EQ `gains` (3,)."""
-    response = np.abs(frequency_response(gains, _FREQS, RATE)) ** 2
+    response = np.abs(frequency_response(gains, _FREQS, TARGET_RATE)) ** 2
     return 10 * np.log10(np.maximum(_MEMBERS @ (power * response), 1e-30))
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.eq.checkpoints import open_model
 from stemdeck.eq.filters import BAND_NAMES, apply_eq
 from stemdeck.eq.model import EqNet
@@ -32,7 +33,6 @@ from stemdeck.eq.predict import EqInputError, predict_eq
 from stemdeck.training.eq_eval import SEED_CHECKPOINT, spectral_distance
 from stemdeck.training.musdb import SOURCES, find_tracks
 
-RATE = 44100
 CACHE = Path("eval/eq-separated")
 #: A distance change smaller than this (dB) counts as untouched.
 SAME_DB = 1e-3
@@ -83,13 +83,13 @@ def score(data: dict[str, tuple[np.ndarray, ...]], model: EqNet) -> list[dict]:
             true_mono = truth[index].mean(axis=0)
             mono = separated[index].mean(axis=0)
             try:
-                gains = predict_eq(mono, RATE, stem, model).gains_db
+                gains = predict_eq(mono, TARGET_RATE, stem, model).gains_db
             except EqInputError:  # a silent separated stem: nothing to recommend
                 continue
             vector = np.array([gains[b] for b in BAND_NAMES])
             before = spectral_distance(true_mono, mono)
             after = (
-                spectral_distance(true_mono, apply_eq(mono, RATE, vector))
+                spectral_distance(true_mono, apply_eq(mono, TARGET_RATE, vector))
                 if vector.any()
                 else before
             )

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from analysis_accuracy import key_class, songs  # beside this file
 
-from stemdeck.common.audio import read_audio
+from stemdeck.common.audio import TARGET_RATE, read_audio
 from stemdeck.genre.analysis import (
     MAJOR_PROFILE,
     MINOR_PROFILE,
@@ -61,7 +61,7 @@ def main() -> None:
     for folder in songs(args.root, args.split):
         audio = read_audio(folder / "mixture.wav")
         written = json.loads((folder / "metadata.json").read_text())["key"]
-        rows.append((pitch_profile(to_analysis_rate(audio, 44100)), written))
+        rows.append((pitch_profile(to_analysis_rate(audio, TARGET_RATE)), written))
     print(f"| template | keys correct of {len(rows)} ({args.split}) |")
     print("|---|---:|")
     for name, (major, minor) in TEMPLATES.items():

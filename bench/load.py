@@ -31,7 +31,7 @@ import numpy as np
 import psutil
 from pipeline import free_port, wait_ready, wait_warm
 
-from stemdeck.common.audio import write_audio
+from stemdeck.common.audio import TARGET_RATE, write_audio
 
 ENDED = ("succeeded", "failed", "cancelled")
 #: RSS this far into the load is the warmed-up baseline (threads, connections, caches made).
@@ -60,8 +60,7 @@ class Tally:
 
 def make_songs(folder: Path, count: int, seconds: float) -> list[Path]:
     """Distinct short music-like songs (tones, a bass line and noise bursts)."""
-    rate = 44100
-    t = np.arange(round(seconds * rate)) / rate
+    t = np.arange(round(seconds * TARGET_RATE)) / TARGET_RATE
     songs = []
     for number in range(count):
         rng = np.random.default_rng(number)

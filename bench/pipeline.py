@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from stemdeck.common.audio import read_audio, write_audio
+from stemdeck.common.audio import TARGET_RATE, read_audio, write_audio
 
 SONG = Path(__file__).resolve().parents[2] / "shared/audio/real/Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
 
@@ -47,11 +47,11 @@ def make_input(folder: Path, seconds: float) -> Path:
     path = folder / "bench-song.wav"
     if SONG.is_file():
         audio = read_audio(SONG)
-        frames = round(seconds * 44100)
+        frames = round(seconds * TARGET_RATE)
         reps = int(np.ceil(frames / audio.shape[1]))
         audio = np.tile(audio, (1, reps))[:, :frames]
     else:
-        t = np.arange(round(seconds * 44100)) / 44100
+        t = np.arange(round(seconds * TARGET_RATE)) / TARGET_RATE
         mono = 0.2 * np.sin(2 * np.pi * 220 * t) + 0.2 * np.sin(2 * np.pi * 55 * t)
         audio = np.stack([mono, mono]).astype(np.float32)
     write_audio(path, audio)
