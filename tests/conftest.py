@@ -15,6 +15,22 @@ from stemdeck.separator.config import TasNetConfig
 from stemdeck.separator.model import ConvTasNet
 from tests.servers import Server, moto_server, redis_server
 
+#: Every test is exactly one of these kinds (a module-level `pytestmark`); `slow` is added to
+#: those that take more than a few seconds. The fast lane: pytest -m "not slow and not browser".
+TEST_KINDS = ("unit", "service", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that says no kind, or two: the fast lane must know what it leaves out."""
+    for item in items:
+        kinds = {mark.name for mark in item.iter_markers() if mark.name in TEST_KINDS}
+        if len(kinds) != 1:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked {sorted(kinds) or 'with no kind'}: give its module "
+                f"exactly one of {', '.join(TEST_KINDS)} (pytestmark = pytest.mark.unit, ...)"
+            )
+
+
 SHARED_AUDIO = Path(__file__).resolve().parents[1].parent / "shared" / "audio"
 #: Small enough to run a minute of audio in a second or two; same architecture as the real one.
 TINY = TasNetConfig(N=16, B=16, H=32, X=4, R=1)

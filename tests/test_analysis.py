@@ -32,6 +32,8 @@ from tests.genre_audio import chord_sequence, click_track
 
 from .conftest import make_song
 
+pytestmark = pytest.mark.unit
+
 runner = CliRunner()
 
 

@@ -11,6 +11,8 @@ import pytest
 from stemdeck.common.settings import Settings
 from tests.api_env import api_thread
 
+pytestmark = pytest.mark.service
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
@@ -49,7 +51,14 @@ def test_openapi_documents_the_upload_forms(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     form = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["multipart/form-data"]
-    assert set(form["schema"]["properties"]) == {"file", "stems", "format", "model", "soft_mask", "callback_url"}
+    assert set(form["schema"]["properties"]) == {
+        "file",
+        "stems",
+        "format",
+        "model",
+        "soft_mask",
+        "callback_url",
+    }
     for path in ("/v1/batches", "/v1/jobs/{job_id}/stems/{stem}", "/v1/jobs/{job_id}/mix"):
         assert path in spec["paths"]
 

@@ -22,6 +22,8 @@ from stemdeck.common.storage import open_storage
 from tests.api_env import api_thread, song_file
 from tests.servers import free_port
 
+pytestmark = pytest.mark.service
+
 runner = CliRunner()
 
 

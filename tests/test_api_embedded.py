@@ -10,8 +10,11 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.api_env import poll, separated, serve_process, song_file
+
+pytestmark = pytest.mark.service
 
 
 def _gone(pid: int) -> bool:

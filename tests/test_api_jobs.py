@@ -28,6 +28,8 @@ from tests.api_env import api_thread, poll, separated, settings_with, song_file,
 from tests.servers import free_port
 from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
+pytestmark = pytest.mark.service
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def service(

@@ -24,6 +24,8 @@ from tests.servers import free_port, moto_server, redis_server
 from tests.service_env import ServiceEnv, embedded_env, service_env
 from tests.test_api_schema import assert_documented
 
+pytestmark = pytest.mark.service
+
 ENDED = ("succeeded", "failed", "cancelled")
 
 

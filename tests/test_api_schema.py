@@ -27,6 +27,8 @@ from stemdeck.common.settings import Settings
 from stemdeck.eq.filters import band_definition
 from stemdeck.genre.predict import GenrePrediction
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 GENERATOR = ROOT / "frontend" / "scripts" / "api_types.py"
 

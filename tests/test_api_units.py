@@ -21,6 +21,8 @@ from stemdeck.api.tags import read_tags
 from stemdeck.common.settings import Settings
 from tests.api_env import tagged_song
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -24,6 +24,8 @@ from tests.api_env import api_alone
 from tests.conftest import make_song
 from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
+pytestmark = pytest.mark.service
+
 LIMIT_MB = 2
 
 

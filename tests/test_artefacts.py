@@ -26,6 +26,8 @@ from stemdeck.separator.checkpoints import CheckpointError, load_model, save_che
 from stemdeck.separator.config import TasNetConfig
 from stemdeck.separator.model import ConvTasNet
 
+pytestmark = pytest.mark.unit
+
 TINY = TasNetConfig(N=8, B=8, H=16, X=2, R=1)
 GENRE_BUNDLED = genre_model.WEIGHTS_DIR
 

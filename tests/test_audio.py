@@ -23,6 +23,8 @@ from stemdeck.common.audio import (
     write_audio,
 )
 
+pytestmark = pytest.mark.unit
+
 HAS_FFMPEG = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
 needs_ffmpeg = pytest.mark.skipif(not HAS_FFMPEG, reason="ffmpeg/ffprobe not installed")
 HAS_SF_MP3 = "MP3" in sf.available_formats()

@@ -27,6 +27,8 @@ import pytest
 from tests.api_env import api_alone
 from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
+pytestmark = pytest.mark.service
+
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())
 #: A C-level pointer as ffmpeg prints it ("[pcm_s16le @ 0x55d0c1a2b3c0]"): never in a message.

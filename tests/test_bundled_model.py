@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 
 from stemdeck.separator.checkpoints import load_model
 from stemdeck.separator.config import PRESETS
 from stemdeck.separator.repository import BUNDLED_DIR, list_models, resolve
+
+pytestmark = pytest.mark.unit
 
 WEIGHTS = BUNDLED_DIR / "default.pt"
 CARD = BUNDLED_DIR / "default.md"

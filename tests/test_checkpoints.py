@@ -45,6 +45,8 @@ from tests.demucs_formats import (
     training_args,
 )
 
+pytestmark = pytest.mark.unit
+
 #: Small models with the real layout: X=3/R=2, and the official files' X=10/R=4.
 SMALL = TasNetConfig(N=16, B=16, H=32, X=3, R=2)
 OFFICIAL_LAYOUT = TasNetConfig(N=8, B=8, H=16, X=10, R=4)

@@ -16,6 +16,8 @@ from stemdeck.separator.config import TasNetConfig
 from stemdeck.separator.engine import ChunkSettings, StreamingSeparator, chunk_starts
 from stemdeck.separator.model import ConvTasNet
 
+pytestmark = pytest.mark.unit
+
 RATE = 1000  # a low rate keeps the arithmetic readable: 1 s = 1000 frames
 GAINS = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 4, 1, 1)
 

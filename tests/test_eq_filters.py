@@ -18,6 +18,8 @@ from stemdeck.eq.filters import (
     frequency_response,
 )
 
+pytestmark = pytest.mark.unit
+
 RATES = (22050, 44100, 48000)
 GAINS = (-15.0, -10.0, -6.5, -1.0, 0.0, 0.25, 3.0, 9.5, 15.0)
 #: Each kind at the frequency the EQ uses it, plus a few others.

@@ -18,6 +18,8 @@ from stemdeck.eq.features import MODEL_RATE, WINDOW_FRAMES
 from stemdeck.eq.filters import apply_eq
 from stemdeck.eq.model import EqConfig, EqNet, parameter_count
 
+pytestmark = pytest.mark.unit
+
 #: DESIGN.md §3.2: the state_dict of the seed's model2_mastering.pth, key by key.
 SEED_LAYOUT: dict[str, tuple[int, ...]] = {
     "to_spec.spectrogram.window": (400,),

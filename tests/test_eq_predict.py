@@ -21,6 +21,8 @@ from stemdeck.eq.restraint import Restraint
 from stemdeck.training.eq_eval import evaluate_cases, spectral_distance, summarise
 from tests.conftest import SHARED_AUDIO
 
+pytestmark = pytest.mark.unit
+
 RATE = 44100
 MUSDB7 = SHARED_AUDIO / "musdb18-7"
 SYNTH = Path(__file__).resolve().parents[1] / "data" / "synth"

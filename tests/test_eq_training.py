@@ -27,6 +27,8 @@ from stemdeck.training.eq_data import (
 from stemdeck.training.eq_eval import damage_draws
 from tests.test_training_separator import make_musdb_hq
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def dataset(tmp_path: Path) -> Path:

@@ -14,6 +14,8 @@ from stemdeck.cli.main import app
 from stemdeck.training.evaluate import bsseval, markdown_table
 from stemdeck.training.musdb import SOURCES
 
+pytestmark = pytest.mark.unit
+
 RATE = 44100
 
 

@@ -46,7 +46,7 @@ from tests.frontend_env import (
     serve,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 RATE = 44100
 SONG_SECONDS = 3.0
 STEMS = ["drums", "bass", "other", "vocals"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # a few seconds each (npm and node start-up)
+pytestmark = [pytest.mark.unit, pytest.mark.slow]  # a few seconds each (npm and node start-up)
 
 FRONTEND = Path(__file__).resolve().parents[1] / "frontend"
 

@@ -18,6 +18,8 @@ from stemdeck.genre.features import (
 )
 from stemdeck.genre.scaler import Scaler
 
+pytestmark = pytest.mark.unit
+
 SR = 22050
 
 

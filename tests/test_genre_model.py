@@ -18,6 +18,8 @@ from stemdeck.genre.model import HIDDEN, load_artefact
 from stemdeck.training.gtzan import GENRES, GenreClip, find_gtzan, split_clips
 from tests.genre_audio import genre_clip, write_gtzan
 
+pytestmark = pytest.mark.unit
+
 runner = CliRunner()
 
 

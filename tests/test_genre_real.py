@@ -28,6 +28,8 @@ from tests.genre_audio import genre_clip
 
 from .conftest import SHARED_AUDIO
 
+pytestmark = pytest.mark.unit
+
 runner = CliRunner()
 GTZAN_FEATURES = SHARED_AUDIO.parent / "data" / "gtzan-features"
 MUSDB7 = SHARED_AUDIO / "musdb18-7"

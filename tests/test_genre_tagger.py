@@ -28,6 +28,8 @@ from tests.genre_audio import chord_sequence, click_track, genre_clip
 
 from .conftest import SHARED_AUDIO
 
+pytestmark = pytest.mark.unit
+
 needs_wheel = pytest.mark.skipif(
     importlib.util.find_spec("musicnn") is None,
     reason="the musicnn wheel (the tagger's published weights) is not installed: "

@@ -15,6 +15,8 @@ import pytest
 from stemdeck.training.synth import gtzan_export
 from stemdeck.training.synth.gtzan_export import RENDER_TRIES, ClipJob, run_clips
 
+pytestmark = pytest.mark.unit
+
 
 def fake_render(bad_seeds: set[int]) -> Any:
     def render(genre: str, seconds: float, seed: int, name: str, sound_set: str) -> Any:

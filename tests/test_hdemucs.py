@@ -33,7 +33,7 @@ from tests.api_env import poll, separated, serve_process
 from tests.conftest import SHARED_AUDIO
 from tests.download_server import RangeServer, range_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.service, pytest.mark.slow]
 STEMS = ["bass", "drums", "other", "vocals"]
 FILE = Path(REMOTE["hdemucs"].url).name  # hdemucs_high_musdbhq_only.pt
 EXCERPT_SOURCE = SHARED_AUDIO / "real" / "Steven_M_Bryant_-_Slow_Motion_Dream_excerpt.mp3"

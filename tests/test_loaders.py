@@ -25,6 +25,8 @@ from stemdeck.training.sampling import ExcerptSampler, open_split, validation_tr
 from stemdeck.training.separator import TrainSettings, train
 from tests.conftest import SHARED_AUDIO, TINY
 
+pytestmark = pytest.mark.unit
+
 MUSDB_HQ = SHARED_AUDIO / "musdb18hq-sample"
 MUSDB_7 = SHARED_AUDIO / "musdb18-7"
 HAS_FFMPEG = shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None

@@ -10,6 +10,8 @@ import pytest
 
 from stemdeck.common.loudness import LoudnessMeter
 
+pytestmark = pytest.mark.unit
+
 
 def music(seconds: float, rate: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from stemdeck.separator.masking import N_FFT, soft_mask
+
+pytestmark = pytest.mark.unit
 
 RATE = 44100
 

@@ -26,6 +26,8 @@ from tests.demucs_formats import (
     state_of,
 )
 
+pytestmark = pytest.mark.service
+
 TINY = TasNetConfig(N=8, B=8, H=16, X=2, R=1)
 runner = CliRunner()
 

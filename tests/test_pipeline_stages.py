@@ -31,6 +31,8 @@ from stemdeck.common.jobstore import RedisJobStore, SqliteJobStore
 from stemdeck.common.pipeline import advance, manifest
 from tests.servers import Server
 
+pytestmark = pytest.mark.service
+
 STEMS = ("vocals", "drums", "bass", "other")
 
 

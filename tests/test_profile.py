@@ -18,6 +18,8 @@ from tests.genre_audio import genre_clip
 
 from .conftest import SHARED_AUDIO
 
+pytestmark = pytest.mark.unit
+
 runner = CliRunner()
 OUTPUTS = ("profile.csv", "genre_distribution.png", "genre_features.png", "pca.png", "summary.md")
 

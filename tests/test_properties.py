@@ -40,6 +40,8 @@ from stemdeck.common.jobs import (
     StageStatus,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def deterministic(max_examples: int) -> settings:
     """Same examples on every run, no example database written into the checkout."""

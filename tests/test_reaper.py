@@ -14,6 +14,8 @@ from stemdeck.common.jobs import InputInfo, Job, JobStatus, StageStatus, finish_
 from stemdeck.common.jobstore import SqliteJobStore
 from stemdeck.common.reaper import MAX_RESTARTS, reap
 
+pytestmark = pytest.mark.unit
+
 STEMS = ("vocals", "drums", "bass", "other")
 
 

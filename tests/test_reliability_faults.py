@@ -23,6 +23,8 @@ from tests.api_env import api_thread, poll, song_file
 from tests.servers import Server, moto_server, redis_server, tcp_proxy
 from tests.service_env import ServiceEnv, service_env
 
+pytestmark = pytest.mark.service
+
 SONG_SECONDS = 20.0
 #: Every worker role, the coordinator with the scheduler (the reaper).
 ROLES = (("separate", ()), ("eq", ()), ("genre", ()), ("coordinator", ("--beat",)))

@@ -29,6 +29,8 @@ from stemdeck.common.settings import Settings
 from tests.conftest import make_song
 from tests.test_security import give_stems
 
+pytestmark = pytest.mark.unit
+
 #: Generated examples per operation and mode; 12 operations take parameters, 3 take none.
 EXAMPLES = 40
 #: Total the run must reach.

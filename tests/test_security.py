@@ -40,6 +40,8 @@ from tests.api_env import app_thread, settings_with
 from tests.conftest import make_song
 from tests.service_env import BACKENDS, ServiceEnv, backend_env
 
+pytestmark = pytest.mark.service
+
 ALPHA, BETA = "alpha-key-7f3a9c", "beta-key-2d81e0"
 STEMS = ("vocals", "drums", "bass", "other")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

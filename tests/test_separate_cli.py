@@ -16,6 +16,8 @@ from stemdeck.common.audio import read_audio, write_audio
 from stemdeck.separator import installed
 from tests.conftest import SHARED_AUDIO, make_song
 
+pytestmark = pytest.mark.unit
+
 STEMS = ["bass", "drums", "other", "vocals"]
 FORMATS = [
     ("wav", 16, "PCM_16"),

@@ -33,6 +33,8 @@ from stemdeck.common.settings import Settings
 from stemdeck.common.storage import LocalStorage, ObjectMissing, S3Storage
 from tests.servers import Server, redis_server
 
+pytestmark = pytest.mark.service
+
 # --- settings -------------------------------------------------------------------------------
 
 

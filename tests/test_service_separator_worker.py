@@ -15,6 +15,8 @@ from stemdeck.common.settings import Settings
 from tests.servers import Server
 from tests.service_env import ServiceEnv, service_env, wait_for
 
+pytestmark = pytest.mark.service
+
 
 @pytest.fixture
 def service(tmp_path: Path, redis: Server, s3: Server) -> Iterator[ServiceEnv]:

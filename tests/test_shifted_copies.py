@@ -6,10 +6,13 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from stemdeck.training.musdb import SOURCES, find_tracks
 from stemdeck.training.shifted import draw_shifts, make_shifted_copies
 from tests.test_training_separator import make_musdb_hq
+
+pytestmark = pytest.mark.unit
 
 
 def test_shifts_are_distinct_and_never_the_original() -> None:

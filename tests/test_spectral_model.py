@@ -13,6 +13,8 @@ from stemdeck.separator.model import ConvTasNet
 from stemdeck.training.separator import TrainSettings, stft_magnitude_loss, train
 from tests.test_training_separator import make_musdb_hq
 
+pytestmark = pytest.mark.unit
+
 #: A spectral model small enough to train in a test: 512-point frames, bins up to 4 kHz.
 TINY_SPECTRAL = TasNetConfig(
     encoder="stft", L=512, hop=128, max_freq=4000.0, B=16, H=32, X=2, R=1,

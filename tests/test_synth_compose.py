@@ -12,6 +12,8 @@ from stemdeck.training.synth.compose import compose, lyric_line, parse_numeral, 
 from stemdeck.training.synth.score import GENRES, STEMS, Song
 from stemdeck.training.synth.styles import COMPOUND_CELLS, SIMPLE_CELLS, STYLES
 
+pytestmark = pytest.mark.unit
+
 VOICES = ("festival:kal", "festival:slt", "espeak:en-us+m3", "espeak:en+f3")
 SEEDS = range(6)
 ROLES = {

@@ -18,12 +18,13 @@ from stemdeck.training.gtzan import find_gtzan
 from stemdeck.training.musdb import SOURCES, find_tracks
 
 FONTS = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
-pytestmark = pytest.mark.skipif(
+requires_synth = pytest.mark.skipif(
     ctypes.util.find_library("fluidsynth") is None
     or shutil.which("text2wave") is None
     or not FONTS.is_file(),
     reason="FluidSynth, Festival or the SoundFonts are missing: run scripts/install-synth-deps",
 )
+pytestmark = [pytest.mark.unit, pytest.mark.slow, requires_synth]
 SMALL = ["--tracks", "2", "--seconds", "4", "--genres", "rock,classical", "-j", "1"]
 
 

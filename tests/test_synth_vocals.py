@@ -15,6 +15,8 @@ import pytest
 from stemdeck.training.synth import vocals
 from stemdeck.training.synth.score import Note, Part, Section, Song
 
+pytestmark = pytest.mark.unit
+
 RATE = 44100
 TEMPO = 120.0  # 0.5 s per beat
 needs_festival = pytest.mark.skipif(

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
 from stemdeck.training.separator import TrainSettings, train
 from tests.test_spectral_model import TINY_SPECTRAL
 from tests.test_training_separator import make_musdb_hq
+
+pytestmark = pytest.mark.unit
 
 
 def test_a_run_continues_from_its_half_precision_carry_file(tmp_path: Path) -> None:

@@ -16,10 +16,11 @@ from stemdeck.separator.checkpoints import load_model
 from stemdeck.training.musdb import SOURCES
 from tests.conftest import TINY
 
-pytestmark = pytest.mark.skipif(
+requires_synth = pytest.mark.skipif(
     ctypes.util.find_library("fluidsynth") is None or shutil.which("text2wave") is None,
     reason="FluidSynth or Festival is missing: run scripts/install-synth-deps",
 )
+pytestmark = [pytest.mark.unit, pytest.mark.slow, requires_synth]
 
 
 def run(*args: str | Path) -> str:

@@ -24,6 +24,8 @@ from stemdeck.training.sampling import open_split
 from stemdeck.training.separator import TrainSettings, pick_device, steps_for_epochs, train
 from tests.conftest import TINY
 
+pytestmark = pytest.mark.unit
+
 RATE = 44100
 
 
