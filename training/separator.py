@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stemdeck.common.audio import TARGET_RATE
 from stemdeck.separator.checkpoints import CheckpointError, load_model, save_checkpoint
 from stemdeck.separator.config import TasNetConfig
 from stemdeck.separator.model import ConvTasNet
@@ -27,7 +28,7 @@ from stemdeck.training.musdb import SOURCES, TrackRef
 from stemdeck.training.sampling import ExcerptSampler, open_split, validation_tracks
 from stemdeck.training.trainer import LoopSettings, plot_curves, read_rows, run
 
-RATE = 44100
+RATE = TARGET_RATE
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,7 @@ class TrainSettings:
         lr: Adam learning rate, cosine-decayed to 10 % over the run after a 100-step warm-up.
         clip: gradient-norm clip. seed: seed of the data sampling and initialisation.
         valid_every: steps between validations and checkpoints.
-        bf16: run the forward pass under bfloat16 autocast (about 4x faster on these CPUs,
-            and the mixed precision of choice on recent GPUs).
+        bf16: bfloat16 autocast where the hardware computes in it (`trainer.native_bf16`).
         epochs: when set, replaces `steps`: this many passes over the training audio, one pass
             being as many segment-seconds as the training songs hold.
         device: "cpu", "cuda" or "auto" (CUDA when available).

@@ -26,6 +26,10 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from stemdeck.common.atomic import atomic_write
+from stemdeck.common.checkpoints import restricted_load
+from stemdeck.common.memory import keep_freed_memory
+
 
 @dataclass(frozen=True)
 class LoopSettings:
@@ -37,8 +41,9 @@ class LoopSettings:
         warmup: steps of linear warm-up (also after a restart from weights alone).
         clip: gradient-norm clip, or None.
         valid_every: steps between validations and checkpoints.
-        bf16: run the forward pass under bfloat16 autocast (about 4x faster for Conv-TasNet
-            on these CPUs, and the mixed precision of choice on recent GPUs).
+        bf16: run the forward pass under bfloat16 autocast where the hardware computes in
+            bfloat16 (a recent GPU, a CPU with AVX-512 BF16 or AMX); elsewhere it is emulated
+            and slower, so the loop trains in float32 (see `native_bf16`).
         ema: decay of the exponential moving average of the weights, or None for none.
         seed: seed of the data stream and the initialisation.
         device: where the model trains.
@@ -90,6 +95,14 @@ def learning_rate(settings: LoopSettings, step: int, restarted_at: int = 0) -> f
     warm = min(1.0, (step - restarted_at + 1) / max(1, settings.warmup))
     progress = min(1.0, step / max(1, settings.steps))
     return settings.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 autocast is worth it here. On the 2-core AVX2 machine it made a
+    training step 3.2x slower for `compact` and 2x for `spectral` (bench/train_step.py)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def resume_path(out: Path, resume: bool | Path) -> Path | None:
@@ -153,8 +166,12 @@ def run(
     half precision, small enough to commit so that a run continues on another machine (Adam
     then restarts with a warm-up). `resume` is True (continue from out/state.pt when present),
     False, or the path of either file (or of a run folder)."""
+    keep_freed_memory()  # a third of a CPU step was page faults (see stemdeck.common.memory)
     state_path = resume_path(out, resume)
     device = settings.device
+    bf16 = settings.bf16 and native_bf16(device)
+    if settings.bf16 and not bf16:
+        log(f"training in float32: {device.type} has no native bfloat16, where autocast is slower")
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     average = WeightAverage(model, settings.ema) if settings.ema else None
@@ -163,7 +180,7 @@ def run(
     spent = {"seconds": 0.0, "cpu_seconds": 0.0}  # totals over every session of the run
     restarted_at = 0
     if state_path is not None:
-        state = torch.load(state_path, weights_only=True, map_location=device)
+        state = restricted_load(state_path, ValueError, "only StemDeck training states")
         model.load_state_dict(state["model"])
         restarted_at = int(state.get("restarted_at", 0))
         if "optimiser" in state:
@@ -199,7 +216,7 @@ def run(
             )
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate(settings, step, restarted_at)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 loss = task.loss(model, batch)
             optimiser.zero_grad()
             loss.backward()
@@ -273,9 +290,7 @@ def carry(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_state(path: Path, state: dict[str, Any]) -> None:
-    partial = path.with_name(path.name + ".part")
-    torch.save(state, partial)
-    partial.replace(path)
+    atomic_write(path, lambda temporary: torch.save(state, temporary))
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -331,7 +346,5 @@ def plot_curves(
     score_axis.set(xlabel="step", ylabel=score_label, title=score_title)
     score_axis.legend()
     figure.tight_layout()
-    partial = png.with_name(png.name + ".part.png")
-    figure.savefig(partial, dpi=80)
+    atomic_write(png, lambda temporary: figure.savefig(temporary, dpi=80))
     plt.close(figure)
-    partial.replace(png)

@@ -83,16 +83,16 @@ def separator(
     lr: Annotated[float, typer.Option(help="Peak Adam learning rate.")] = 1e-3,
     valid_every: Annotated[int, typer.Option(min=1)] = 100,
     seed: Annotated[int, typer.Option()] = 0,
-    bf16: Annotated[bool, typer.Option(help="bfloat16 autocast for the forward pass.")] = True,
+    bf16: Annotated[
+        bool, typer.Option(help="bfloat16 autocast where the hardware has it (else float32).")
+    ] = True,
     resume: Annotated[
         Path | None,
         typer.Option(
             help="Continue from this state.pt (or run folder); default: OUT/state.pt if present."
         ),
     ] = None,
-    device: Annotated[
-        str, typer.Option(help="cpu, cuda or auto (CUDA when available; bf16 autocast there).")
-    ] = "auto",
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto (CUDA when available).")] = "auto",
     init: Annotated[
         Path | None,
         typer.Option(help="Start from this model's weights (fine-tuning); same configuration."),
@@ -244,7 +244,9 @@ def eq(
         int, typer.Option(min=1, help="Clean 3 s windows kept per stem of each training track.")
     ] = 4,
     seed: Annotated[int, typer.Option()] = 0,
-    bf16: Annotated[bool, typer.Option(help="bfloat16 autocast for the CNN.")] = True,
+    bf16: Annotated[
+        bool, typer.Option(help="bfloat16 autocast for the CNN where the hardware has it.")
+    ] = True,
     resume: Annotated[
         Path | None,
         typer.Option(help="Continue from this state.pt (or run folder); default OUT/state.pt."),
