@@ -8,6 +8,9 @@ and reports:
     model spent, as the worker records it): queueing, storage, EQ, genre/analysis and
     finalisation — the service's own cost. Target: <= 3 s for a 60 s song.
   * each stage's wall time from the record;
+  * the separator's real-time factor inside the worker beside the same model on the same song
+    run as `stemdeck separate` runs it (a fresh process, after the service has stopped): the
+    worker should stay within 1.2x of it;
   * status-poll throughput: --clients concurrent clients polling `GET /v1/jobs/{id}` for
     --poll-seconds, with p50 and p99 latency.
 
@@ -113,6 +116,32 @@ def poll_throughput(url: str, job_id: str, clients: int, seconds: float) -> dict
     }
 
 
+#: `stemdeck separate`'s path for the server's default model, timed by the engine itself.
+BENCHMARK_CODE = """
+import json, sys, tempfile
+from pathlib import Path
+from stemdeck.separator.repository import open_model
+from stemdeck.separator.separate import Separator
+separator = Separator(open_model(None))
+with tempfile.TemporaryDirectory() as out:
+    result = separator.separate_file(Path(sys.argv[1]), Path(out))
+print(json.dumps({"rtf": result.real_time_factor, "seconds": result.seconds}))
+"""
+
+
+def benchmark_rtf(song: Path) -> float:
+    """The default model's RTF on `song` outside the service, in a fresh process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEMDECK_")}
+    run = subprocess.run(
+        [sys.executable, "-c", BENCHMARK_CODE, str(song)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(json.loads(run.stdout.strip().splitlines()[-1])["rtf"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -155,21 +184,25 @@ def main() -> None:
                 record = httpx.get(f"{url}/v1/jobs/{job_id}", timeout=10).json()
                 if record["status"] in ("succeeded", "failed", "cancelled"):
                     break
-                time.sleep(0.05)
+                time.sleep(0.25)  # about the page's pace; faster polls load the cores
             total = time.perf_counter() - began
             if record["status"] != "succeeded":
                 raise SystemExit(f"job ended {record['status']}: {record.get('error')}")
             compute = record["results"]["separation"]["seconds"]
+            worker_rtf = record["results"]["separation"]["real_time_factor"]
             polls = poll_throughput(url, job_id, args.clients, args.poll_seconds)
         finally:
             serve.send_signal(signal.SIGINT)
             serve.wait(60)
+        cli_rtf = benchmark_rtf(song)
 
     stages = {name: stage["seconds"] for name, stage in record["stages"].items()}
     print(f"song: {args.seconds:g} s; embedded mode (SQLite broker and job store, local files)")
     print(f"workers warmed up {warm:.1f} s after the API was ready (once per start)")
     print(f"end to end: {total:.2f} s; separator compute: {compute:.2f} s; "
           f"service overhead: {total - compute:.2f} s (target <= 3 s)")  # fmt: skip
+    print(f"separator RTF: {worker_rtf:.3f} in the worker, {cli_rtf:.3f} as `stemdeck separate` "
+          f"runs it (ratio {worker_rtf / cli_rtf:.2f}; target <= 1.2)")  # fmt: skip
     print("stage wall times (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     print(f"status polls: {args.clients} clients for {args.poll_seconds:g} s: "
           f"{polls['per_second']:.0f} req/s, p50 {polls['p50_ms']:.1f} ms, "
@@ -177,7 +210,16 @@ def main() -> None:
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     (results / "pipeline.json").write_text(
-        json.dumps({"total_s": total, "compute_s": compute, "stages": stages, "polls": polls})
+        json.dumps(
+            {
+                "total_s": total,
+                "compute_s": compute,
+                "worker_rtf": worker_rtf,
+                "benchmark_rtf": cli_rtf,
+                "stages": stages,
+                "polls": polls,
+            }
+        )
     )
 
 

@@ -35,7 +35,7 @@ RESULTS = ROOT / "bench" / "results"
 INPUTS = RESULTS / "inputs"
 REAL_SONG = ROOT.parent / "shared" / "audio" / "real" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"
 RATE, CHANNELS = 44100, 2
-MODELS = ("compact", "seed", "hdemucs_high")
+MODELS = ("compact", "spectral", "seed", "hdemucs_high")
 #: Also accepted: the Conv-TasNet presets without the soft-mask post-filter.
 RAW_MODELS = ("compact_raw", "seed_raw")
 SOURCES = ("drums", "bass", "other", "vocals")
@@ -117,6 +117,7 @@ def build_separator(name: str) -> tuple[Any, float, str]:
 
     Every model goes through the same engine with its own defaults, as `stemdeck separate`
     runs it: `compact` and `seed` with the soft mask on (as the bundled model's card has it),
+    `spectral` without (its masks already apply to the mixture's STFT),
     `hdemucs_high` with its 7.8 s segment and no mask. `<preset>_raw` overrides the mask off,
     to price the filter."""
     import torch
@@ -135,7 +136,9 @@ def build_separator(name: str) -> tuple[Any, float, str]:
     else:
         raw = name.endswith("_raw")
         tasnet = preset(name.removesuffix("_raw"))
-        loaded = LoadedModel(ConvTasNet(tasnet), tasnet, soft_mask=not raw)
+        # the post-filter is for learned encoders; the spectral one masks the STFT itself
+        mask = not raw and tasnet.encoder == "learned"
+        loaded = LoadedModel(ConvTasNet(tasnet), tasnet, soft_mask=mask)
     params = sum(p.numel() for p in loaded.model.parameters()) / 1e6
     separator = Separator(loaded, device="cpu")
     mask = "" if separator.chunks.soft_mask else ", no mask"
