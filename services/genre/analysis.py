@@ -29,6 +29,8 @@ from stemdeck.genre.inputs import check_signal, native_layout
 
 ANALYSIS_RATE = 22050
 HOP = 512
+#: FFT size of the spectrogram shared by the tuning estimate and the spectral statistics.
+STFT_SIZE = 2048
 #: Onset hop of the beat tracker: 11.6 ms steps at 22.05 kHz, finer beat times than 512.
 BEAT_HOP = 256
 #: Beats needed before the tempo is taken from their spacing rather than the tracker's grid.
@@ -101,12 +103,25 @@ def energy_curve(audio: np.ndarray, sr: int) -> list[float]:
     return values
 
 
-def estimate_key(y: np.ndarray, sr: int = ANALYSIS_RATE) -> Key:
+def magnitude_stft(y: np.ndarray) -> np.ndarray:
+    """|STFT| of mono audio with n_fft 2048, hop 512 (librosa's defaults: centred, zero-padded,
+    Hann): the spectrogram both the tuning estimate and the spectral statistics read, computed
+    once by `analyze` and passed to both."""
+    import librosa
+
+    return np.abs(librosa.stft(y, n_fft=STFT_SIZE, hop_length=HOP))
+
+
+def estimate_key(
+    y: np.ndarray, sr: int = ANALYSIS_RATE, magnitude: np.ndarray | None = None
+) -> Key:
     """Krumhansl-Schmuckler key of mono audio (see the module docstring) on `pitch_profile`."""
-    return key_from_chroma(pitch_profile(y, sr))
+    return key_from_chroma(pitch_profile(y, sr, magnitude))
 
 
-def pitch_profile(y: np.ndarray, sr: int = ANALYSIS_RATE) -> np.ndarray:
+def pitch_profile(
+    y: np.ndarray, sr: int = ANALYSIS_RATE, magnitude: np.ndarray | None = None
+) -> np.ndarray:
     """Mean pitch-class profile (12, C first) for key finding.
 
     A tuned constant-Q spectrum (C1-B7, 3 bins a semitone, the best bin of each semitone kept)
@@ -115,10 +130,14 @@ def pitch_profile(y: np.ndarray, sr: int = ANALYSIS_RATE) -> np.ndarray:
     fifth up, the commonest error on StemDeck's synthetic songs - and magnitudes are
     log-compressed (log(1 + 100 x), as in Mueller's CLP chroma) so loud bass roots do not drown
     the thirds that decide the mode. Each frame is normalised to its maximum, then averaged.
+    The tuning is estimated on `magnitude` (`magnitude_stft` of `y`) when given - the same
+    spectrogram librosa would compute from `y` - so `analyze` computes it once.
     """
     import librosa
 
-    tuning = librosa.estimate_tuning(y=y, sr=sr, bins_per_octave=36)
+    if magnitude is None:
+        magnitude = magnitude_stft(y)
+    tuning = librosa.estimate_tuning(S=magnitude, sr=sr, n_fft=STFT_SIZE, bins_per_octave=36)
     cqt = np.abs(
         librosa.cqt(y, sr=sr, hop_length=HOP, fmin=librosa.note_to_hz("C1"),
                     n_bins=N_SEMITONES * 3, bins_per_octave=36, tuning=tuning)
@@ -173,15 +192,18 @@ def beats(y: np.ndarray, sr: int = ANALYSIS_RATE) -> tuple[float, np.ndarray]:
     return bpm, times
 
 
-def spectral_stats(y: np.ndarray, sr: int = ANALYSIS_RATE) -> dict[str, float]:
+def spectral_stats(
+    y: np.ndarray, sr: int = ANALYSIS_RATE, magnitude: np.ndarray | None = None
+) -> dict[str, float]:
     """Means over frames (n_fft 2048, hop 512) of centroid and 85 % rolloff in Hz, and the
-    zero-crossing rate as crossings per second."""
+    zero-crossing rate as crossings per second; `magnitude` is `magnitude_stft(y)` if given."""
     import librosa
 
-    magnitude = np.abs(librosa.stft(y, n_fft=2048, hop_length=HOP))
+    if magnitude is None:
+        magnitude = magnitude_stft(y)
     centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr)
     rolloff = librosa.feature.spectral_rolloff(S=magnitude, sr=sr, roll_percent=0.85)
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=HOP)
+    zcr = librosa.feature.zero_crossing_rate(y, frame_length=STFT_SIZE, hop_length=HOP)
     return {
         "spectral_centroid_hz": round(float(centroid.mean()), 1),
         "spectral_rolloff_hz": round(float(rolloff.mean()), 1),
@@ -219,7 +241,8 @@ def analyze(
     else:
         beat_audio = mono
     tempo, beat_times = beats(beat_audio)
-    key = estimate_key(mono)
+    magnitude = magnitude_stft(mono)
+    key = estimate_key(mono, magnitude=magnitude)
     result = {
         "duration_s": round(audio.shape[-1] / sr, 3),
         "sample_rate": sr,
@@ -235,7 +258,7 @@ def analyze(
         "loudness_lufs": round(integrated_loudness(audio, sr), 2),
         "true_peak_dbtp": round(true_peak(audio), 2),
         "energy": {"unit": "dBFS RMS", "hop_s": 1.0, "values": energy_curve(audio, sr)},
-        **spectral_stats(mono),
+        **spectral_stats(mono, magnitude=magnitude),
     }
     if stems:
         result["stems"] = stem_loudness(stems, sr)

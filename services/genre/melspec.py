@@ -41,23 +41,32 @@ def mel_filterbank() -> np.ndarray:
     )
 
 
-def log_mel(y: np.ndarray) -> np.ndarray:
-    """(frames, 96) float32 `log10(10000 * mel + 1)` of mono 16 kHz audio `y` (samples,)."""
+def log_mel(y: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """(frames, 96) float32 `log10(10000 * mel + 1)` of mono 16 kHz audio `y` (samples,); with
+    `rows`, only those frames (indices into the `frame_count(len(y))` frames), each exactly as
+    the whole spectrogram has it - `patches` needs a few patches of a long song, not all of it."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     if y.ndim != 1:
         raise ValueError(f"expected mono audio (samples,), got shape {y.shape}")
     if len(y) <= N_FFT // 2:
         raise ValueError(f"{len(y)} samples are too few for a {N_FFT}-point STFT")
     padded = np.pad(y, N_FFT // 2, mode="reflect")
-    count = 1 + (len(padded) - N_FFT) // HOP
     frames = np.lib.stride_tricks.as_strided(
-        padded, (count, N_FFT), (padded.strides[0] * HOP, padded.strides[0]), writeable=False
-    )
+        padded, (frame_count(len(y)), N_FFT), (padded.strides[0] * HOP, padded.strides[0]),
+        writeable=False,
+    )  # fmt: skip
+    if rows is not None:
+        frames = frames[rows]
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann
     spectrum = np.fft.rfft(frames * window, axis=1)
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
     mel = power @ mel_filterbank().T
     return np.log10(np.float32(10000) * mel + np.float32(1))
+
+
+def frame_count(samples: int) -> int:
+    """Frames of the centred STFT (hop 256) of `samples` samples: 1 + samples // HOP."""
+    return 1 + samples // HOP
 
 
 def patch_starts(frames: int, max_patches: int | None = MAX_PATCHES) -> list[int]:
@@ -79,11 +88,13 @@ def patch_starts(frames: int, max_patches: int | None = MAX_PATCHES) -> list[int
 def patches(y: np.ndarray, max_patches: int | None = MAX_PATCHES) -> tuple[np.ndarray, list[int]]:
     """((n, 187, 96) float32 patches, their first frames) of mono 16 kHz audio `y`; a track
     shorter than one patch is repeated to fill one (the authors' training pads short clips by
-    repetition too)."""
-    spectrogram = log_mel(y)
-    if len(spectrogram) < PATCH_FRAMES:
+    repetition too). Only the frames of the chosen patches are computed: 4 patches of a 60 s
+    song are a fifth of its frames."""
+    count = frame_count(len(y))
+    if count < PATCH_FRAMES:
+        spectrogram = log_mel(y)
         reps = -(-PATCH_FRAMES // len(spectrogram))
-        spectrogram = np.tile(spectrogram, (reps, 1))[:PATCH_FRAMES]
-    starts = patch_starts(len(spectrogram), max_patches)
-    batch = np.stack([spectrogram[s : s + PATCH_FRAMES] for s in starts])
-    return batch, starts
+        return np.tile(spectrogram, (reps, 1))[None, :PATCH_FRAMES], [0]
+    starts = patch_starts(count, max_patches)
+    rows = np.concatenate([np.arange(s, s + PATCH_FRAMES) for s in starts])
+    return log_mel(y, rows).reshape(len(starts), PATCH_FRAMES, N_MELS), starts
