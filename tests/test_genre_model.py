@@ -137,3 +137,22 @@ def test_genre_command_refuses_bad_input(tmp_path: Path, make, message: str) -> 
     result = runner.invoke(app, ["genre", str(path)])
     assert result.exit_code == 1
     assert "error:" in result.stderr and message in result.stderr
+
+
+def test_dropout_and_l2_are_built_and_survive_saving(tmp_path: Path) -> None:
+    from stemdeck.genre.model import build_genrenet, keras_module
+
+    keras = keras_module()
+    model = build_genrenet(dropout=0.5, l2=1e-3)
+    path = tmp_path / "genrenet.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    dropouts = [layer.rate for layer in loaded.layers if isinstance(layer, keras.layers.Dropout)]
+    penalties = [
+        float(layer.kernel_regularizer.l2)
+        for layer in loaded.layers
+        if isinstance(layer, keras.layers.Dense) and layer.name != "genre"
+    ]
+    assert dropouts == [0.5] * len(HIDDEN)
+    assert penalties == pytest.approx([1e-3] * len(HIDDEN))
+    assert build_genrenet().layers[0].kernel_regularizer is None  # the seed's: no penalty

@@ -45,6 +45,8 @@ class GenreTrainSettings:
             validation "accuracy".
         ensemble: networks trained with seeds seed, seed+1, ... whose probabilities are
             averaged in one saved model (1: a single GenreNet, the seed's).
+        dropout: dropout after each hidden layer (the seed's 0.2).
+        l2: L2 penalty on every Dense kernel (0: none, the seed's).
     """
 
     epochs: int = 50
@@ -55,6 +57,8 @@ class GenreTrainSettings:
     weight_decay: float = 0.0
     keep: str = "loss"
     ensemble: int = 1
+    dropout: float = 0.2
+    l2: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,13 @@ def fit_genrenet(
     keras = keras_module()
     keras.utils.set_random_seed(settings.seed)
     model = build_genrenet(
-        len(FEATURE_NAMES), len(GENRES), settings.lr, settings.weight_decay, name=name
+        len(FEATURE_NAMES),
+        len(GENRES),
+        settings.lr,
+        settings.weight_decay,
+        name=name,
+        dropout=settings.dropout,
+        l2=settings.l2,
     )
     keeper = _keep_best(keras, log, settings.keep)
     started = time.perf_counter()

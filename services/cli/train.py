@@ -357,6 +357,12 @@ def genre(
         int,
         typer.Option(min=1, help="Average this many networks (seeds seed, seed+1, ...)."),
     ] = 1,
+    dropout: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Dropout after each hidden layer (seed: 0.2).")
+    ] = 0.2,
+    l2: Annotated[
+        float, typer.Option(min=0.0, help="L2 penalty on the Dense kernels (seed: none).")
+    ] = 0.0,
 ) -> None:
     """Train GenreNet (Keras) on the seed's 26 features; the scaler sees training rows only."""
     from stemdeck.training.datasets import DatasetError
@@ -367,7 +373,15 @@ def genre(
     if keep not in ("loss", "accuracy"):
         raise typer.BadParameter("use loss or accuracy", param_hint="--keep")
     settings = GenreTrainSettings(
-        epochs=epochs, batch=batch, lr=lr, seed=seed, jobs=jobs, keep=keep, ensemble=ensemble
+        epochs=epochs,
+        batch=batch,
+        lr=lr,
+        seed=seed,
+        jobs=jobs,
+        keep=keep,
+        ensemble=ensemble,
+        dropout=dropout,
+        l2=l2,
     )
     try:
         if features is not None:
