@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+# triton's extension segfaults when it first loads after TensorFlow's (torch 2.14, TF 2.21; the
+# Adam constructor loads it). Loaded first, both work, and the suite imports both in one process.
+with contextlib.suppress(ImportError):
+    import triton  # noqa: F401
 
 from stemdeck.common.audio import write_audio
 from stemdeck.separator.checkpoints import save_checkpoint
