@@ -37,6 +37,7 @@ pytestmark = pytest.mark.unit
 runner = CliRunner()
 
 
+@pytest.mark.slow
 def test_loudness_agrees_with_pyloudnorm_on_the_file(tmp_path: Path) -> None:
     path = tmp_path / "song.wav"
     sf.write(path, make_song(10.0, seed=4).T, 44100, subtype="PCM_24")

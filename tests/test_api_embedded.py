@@ -24,6 +24,7 @@ def _gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_serve_separates_a_job_and_stops_with_its_workers(
     tmp_path: Path, tiny_model_path: Path
 ) -> None:

@@ -84,6 +84,7 @@ def storage_bytes(service: ServiceEnv, key: str) -> bytes:
     return b"".join(service.storage().open_range(key))
 
 
+@pytest.mark.slow
 def test_a_separated_job_serves_its_stems_whole_and_in_ranges(
     api: httpx.Client, done_job: dict[str, Any], service: ServiceEnv
 ) -> None:
@@ -312,6 +313,7 @@ def test_delete_removes_objects_then_the_record_and_expiry_cleans_up(
     assert storage.list(f"jobs/{kept['id']}/") == [kept["input"]["key"]]
 
 
+@pytest.mark.slow
 def test_the_scheduler_in_the_coordinator_expires_jobs_on_its_own(
     idle_api: httpx.Client, service: ServiceEnv, tmp_path: Path
 ) -> None:
@@ -455,6 +457,7 @@ def test_webhooks_are_signed_and_private_targets_need_permission(
     assert json.loads(body)["id"] == job["id"]
 
 
+@pytest.mark.slow
 def test_readiness_names_the_failing_dependency(
     api: httpx.Client, base: Settings, service: ServiceEnv
 ) -> None:

@@ -90,6 +90,7 @@ def _wait_ended(client: httpx.Client, job_id: str) -> dict[str, Any]:
     )
 
 
+@pytest.mark.slow
 def test_a_job_runs_every_stage_and_calls_its_webhook(
     url: str, service: ServiceEnv, receiver: str, tiny_model_path: Path, tmp_path: Path
 ) -> None:
@@ -127,6 +128,7 @@ def test_a_job_runs_every_stage_and_calls_its_webhook(
     assert json.loads(body)["id"] == job_id and json.loads(body)["status"] == "succeeded"
 
 
+@pytest.mark.slow
 def test_the_client_submits_an_album_waits_and_downloads_it(
     url: str, tiny_model_path: Path, tmp_path: Path
 ) -> None:

@@ -223,6 +223,7 @@ def test_every_new_torch_file_is_stamped(tmp_path: Path) -> None:
     assert load_model(tmp_path / "v.pt").family == "tasnet"
 
 
+@pytest.mark.slow
 def test_genre_folders_are_stamped(tmp_path: Path) -> None:
     artefact = genre_model.load_artefact("gtzan")
     folder = genre_model.save_artefact(

@@ -122,6 +122,7 @@ def test_the_whole_corpus_as_one_album_is_refused_naming_the_first_bad_file(
     assert service.storage().list("jobs/") == before
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_each_undecodable_file_with_one_clean_line(
     tiny_model_path: Path, tmp_path: Path
 ) -> None:

@@ -38,6 +38,7 @@ def test_model_card_names_these_weights() -> None:
     assert re.search(rf"\b{step}\b", card), "the card must say how many steps were trained"
 
 
+@pytest.mark.slow
 def test_separate_without_model_option_uses_it(tmp_path: Path, song_wav: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "stemdeck.cli.main", "separate", str(song_wav), "-o", str(tmp_path)],

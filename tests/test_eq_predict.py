@@ -209,6 +209,7 @@ def test_spectral_distance_sees_the_damage() -> None:
         ),
     ],
 )
+@pytest.mark.slow
 def test_bundled_model_undoes_damage_on_held_out_stems(
     root: Path, split: str, tracks: int | None, seconds: float | None
 ) -> None:
@@ -229,6 +230,7 @@ def test_bundled_model_undoes_damage_on_held_out_stems(
     assert summary["mae_per_stem"]["overall"] < summary["zero_prediction_mae"]["overall"]
 
 
+@pytest.mark.slow
 def test_bundled_model_ignores_how_a_held_out_stem_was_delivered(tmp_path: Path) -> None:
     """The same damaged stem as a float file, a 16-bit WAV and with hiss 70 dB under it gets
     nearly the same recommendation (the bundled model once read a 16-bit file's quantisation

@@ -89,6 +89,7 @@ def test_a_share_of_examples_is_left_undamaged(dataset: Path) -> None:
         ExampleSampler(bank, undamaged_share=1.0)
 
 
+@pytest.mark.slow
 def test_delivery_adds_a_noise_floor_or_a_codec_low_pass_to_some_windows() -> None:
     """About half the training windows get hiss 60-100 dB under them, about a third lose
     everything above an 11-20 kHz cut-off; the rest reach the model untouched."""
@@ -107,6 +108,7 @@ def test_delivery_adds_a_noise_floor_or_a_codec_low_pass_to_some_windows() -> No
     assert torch.equal(delivered[~cut & ~noisy], clean[~cut & ~noisy])
 
 
+@pytest.mark.slow
 def test_train_then_eval_from_the_command_line(dataset: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     args = ["train", "eq", "--data", str(dataset), "--out", str(run), "--batch", "4",

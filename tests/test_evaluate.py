@@ -45,6 +45,7 @@ def write_tracks(root: Path, two_stem: bool = False, count: int = 2) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_perfect_estimates_beat_the_quarter_mixture() -> None:
     refs = stems()
     mixture = sum(refs.values())
@@ -72,6 +73,7 @@ def test_table_has_the_seed_reports_columns() -> None:
     assert "median over 3 tracks" in table
 
 
+@pytest.mark.slow
 def test_cli_scores_four_stems(tmp_path: Path, tiny_model_path: Path) -> None:
     data = write_tracks(tmp_path / "data")
     out = tmp_path / "eval"

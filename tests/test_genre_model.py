@@ -33,6 +33,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     return root, out, result.stderr
 
 
+@pytest.mark.slow
 def test_training_writes_one_artefact_folder(trained: tuple[Path, Path, str]) -> None:
     _, out, log = trained
     for name in ("genrenet.keras", "scaler.json", "labels.json", "metadata.json", "loss.png"):

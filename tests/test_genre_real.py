@@ -91,6 +91,7 @@ def write_table(folder: Path, per_genre: int = 12) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_feature_table_split_and_training_command(tmp_path: Path) -> None:
     folder = write_table(tmp_path / "gtzan-features")
     table = read_feature_table(folder, FEATURE_NAMES)

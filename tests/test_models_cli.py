@@ -200,6 +200,7 @@ def test_pull_of_an_unknown_name(environment: Path) -> None:
     assert "no download known for 'mystery'" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_installed_command_lists_models(tmp_path: Path, environment: Path) -> None:
     """The real entry point, in its own process (no bundled models are patched away here,
     so only the downloadable rows are checked)."""

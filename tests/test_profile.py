@@ -81,6 +81,7 @@ def test_profile_refuses_a_folder_without_tracks(tmp_path: Path) -> None:
     not (SHARED_AUDIO / "musdb18-7" / "train").is_dir(),
     reason="the real MUSDB18-7 previews (../shared/audio/musdb18-7) are not on this machine",
 )
+@pytest.mark.slow
 def test_profile_on_real_musdb_previews(tmp_path: Path) -> None:
     out = tmp_path / "musdb18-7"
     args = ["profile", str(SHARED_AUDIO / "musdb18-7"), "--out", str(out), "--limit", "4"]

@@ -162,6 +162,7 @@ def decode_natively(path: Path) -> np.ndarray | None:
     ),
     suffix=st.sampled_from([".wav", ".flac", ".mp3", ".ogg", ".m4a", ".bin"]),
 )
+@pytest.mark.slow
 def test_arbitrary_bytes_decode_or_raise_audio_error(
     folder: Path, data: bytes, suffix: str
 ) -> None:
@@ -226,6 +227,7 @@ def damaged_files(draw: st.DrawFn) -> tuple[str, Callable[[bytes], bytes]]:
 
 @deterministic(60)
 @given(damaged=damaged_files())
+@pytest.mark.slow
 def test_truncated_or_corrupted_files_decode_or_raise_audio_error(
     folder: Path, damaged: tuple[str, Callable[[bytes], bytes]]
 ) -> None:

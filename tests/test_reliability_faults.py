@@ -105,6 +105,7 @@ def assert_complete_and_single(stack: ServiceEnv, job: Job, seconds: float = SON
         assert frames == round(seconds * 44100), (job.id, stem, frames)
 
 
+@pytest.mark.slow
 def test_the_separator_killed_twice_while_ten_jobs_run_loses_nothing(
     stack: ServiceEnv, tiny_model_path: Path, tmp_path: Path
 ) -> None:
@@ -125,6 +126,7 @@ def test_the_separator_killed_twice_while_ten_jobs_run_loses_nothing(
         assert_complete_and_single(stack, job)
 
 
+@pytest.mark.slow
 def test_a_genre_worker_killed_mid_song_is_replaced_and_the_job_ends(
     stack: ServiceEnv, tiny_model_path: Path, tmp_path: Path
 ) -> None:
@@ -140,6 +142,7 @@ def test_a_genre_worker_killed_mid_song_is_replaced_and_the_job_ends(
     assert_complete_and_single(stack, job, seconds=60.0)
 
 
+@pytest.mark.slow
 def test_redis_restarted_during_an_album_loses_no_job(
     stack: ServiceEnv, redis: Server, tiny_model_path: Path, tmp_path: Path
 ) -> None:
@@ -157,6 +160,7 @@ def test_redis_restarted_during_an_album_loses_no_job(
         assert_complete_and_single(stack, job)
 
 
+@pytest.mark.slow
 def test_a_job_rides_out_twenty_seconds_without_s3(
     tmp_path: Path, redis: Server, tiny_model_path: Path
 ) -> None:

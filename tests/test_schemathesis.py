@@ -140,6 +140,7 @@ def _run(target: Target, operation: Any, mode: Any) -> None:
     check()
 
 
+@pytest.mark.slow
 def test_no_generated_request_gets_a_server_error(target: Target) -> None:
     operations = [result.ok() for result in target.schema.get_all_operations()]
     assert len(operations) >= 15

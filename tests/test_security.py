@@ -213,6 +213,7 @@ def alphas_records_unchanged(keyed: Keyed) -> None:
 # --- no key, or a wrong one ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_without_a_valid_key_only_the_operations_endpoints_answer(keyed: Keyed) -> None:
     """Every path of the OpenAPI document with every method: 401 (or 405 where no route has
     that method) and not one call into the job store or storage; the answer for alpha's real

@@ -53,6 +53,7 @@ def frames_of(path: Path) -> int:
 
 
 @pytest.mark.parametrize(("fmt", "bits", "subtype"), FORMATS)
+@pytest.mark.slow
 def test_every_format_and_bit_depth(
     tmp_path: Path, song_wav: Path, tiny_model_path: Path, fmt: str, bits: int, subtype: str | None
 ) -> None:
@@ -66,6 +67,7 @@ def test_every_format_and_bit_depth(
             assert info.subtype == subtype
 
 
+@pytest.mark.slow
 def test_two_stems_splits_vocals_from_the_rest(
     tmp_path: Path, song_wav: Path, tiny_model_path: Path
 ) -> None:
@@ -108,6 +110,7 @@ def test_two_stems_splits_vocals_from_the_rest(
     assert "this model's stems are" in bad.stderr
 
 
+@pytest.mark.slow
 def test_soft_mask_stems_add_up_to_the_song(
     tmp_path: Path, song_wav: Path, tiny_model_path: Path
 ) -> None:
@@ -127,6 +130,7 @@ def test_soft_mask_stems_add_up_to_the_song(
     np.testing.assert_array_equal(sums[""], sums["--no-soft-mask"])
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_reported_and_good_ones_still_separated(
     tmp_path: Path, song_wav: Path, tiny_model_path: Path
 ) -> None:
@@ -182,6 +186,7 @@ def test_no_model_says_how_to_get_one(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_parallel_jobs_separate_every_track(tmp_path: Path, tiny_model_path: Path) -> None:
     songs = []
     for i, suffix in enumerate(["flac", "ogg", "mp3"]):
@@ -197,6 +202,7 @@ def test_parallel_jobs_separate_every_track(tmp_path: Path, tiny_model_path: Pat
 
 
 @pytest.mark.skipif(not (SHARED_AUDIO / "real").is_dir(), reason="../shared/audio is absent")
+@pytest.mark.slow
 def test_real_song_in_every_format(tmp_path: Path, tiny_model_path: Path) -> None:
     """The acceptance check: a real 133 s OGG, four stems of exactly its length."""
     song = SHARED_AUDIO / "real" / "Karissa_Hobbs_-_Lets_Go_Fishin.ogg"

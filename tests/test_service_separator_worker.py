@@ -40,6 +40,7 @@ def submit(service: ServiceEnv, song: Path, model: Path, **options: str) -> Job:
     return job
 
 
+@pytest.mark.slow
 def test_worker_separates_stores_stems_and_fans_out(
     service: ServiceEnv, song_wav: Path, tiny_model_path: Path, redis: Server
 ) -> None:
@@ -63,6 +64,7 @@ def test_worker_separates_stores_stems_and_fans_out(
     assert client.llen("eq") == 4 and client.llen("genre") == 1
 
 
+@pytest.mark.slow
 def test_an_unreadable_input_fails_the_job_with_a_message(
     service: ServiceEnv, tmp_path: Path, tiny_model_path: Path
 ) -> None:

@@ -143,6 +143,7 @@ def test_a_stopped_run_resumes_exactly(tmp_path: Path, dataset: Path) -> None:
         torch.testing.assert_close(resumed[key], value, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_cli_trains_and_reports_missing_data(tmp_path: Path, dataset: Path) -> None:
     cli = [sys.executable, "-m", "stemdeck.cli.main", "train", "separator"]
     missing = subprocess.run(
@@ -192,6 +193,7 @@ def loss_curve(run: Path) -> list[tuple[str, str]]:
         return [(row["step"], row["loss"]) for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_on_the_same_loss_curve(tmp_path: Path, dataset: Path) -> None:
     """SIGKILL mid-run, start the same command again: the history matches an unbroken run."""
     common = ["--data", dataset, "--config", tiny_config_file(tmp_path), "--steps", "120",
@@ -218,6 +220,7 @@ def test_a_killed_run_resumes_on_the_same_loss_curve(tmp_path: Path, dataset: Pa
     assert loss_curve(run) == loss_curve(tmp_path / "straight")
 
 
+@pytest.mark.slow
 def test_resume_from_an_explicit_checkpoint(tmp_path: Path, dataset: Path) -> None:
     settings = TrainSettings(steps=2, batch=1, segment=0.5, valid_every=2, bf16=False)
     train(dataset, tmp_path / "first", TINY, settings, log=lambda _: None)
