@@ -166,7 +166,7 @@ def run(
     half precision, small enough to commit so that a run continues on another machine (Adam
     then restarts with a warm-up). `resume` is True (continue from out/state.pt when present),
     False, or the path of either file (or of a run folder)."""
-    keep_freed_memory()  # a third of a CPU step was page faults (see stemdeck.common.memory)
+    keep_freed_memory()  # page faults were up to two thirds of a step (stemdeck.common.memory)
     state_path = resume_path(out, resume)
     device = settings.device
     bf16 = settings.bf16 and native_bf16(device)
