@@ -157,3 +157,22 @@ def test_dropout_and_l2_are_built_and_survive_saving(tmp_path: Path) -> None:
     assert dropouts == [0.5] * len(HIDDEN)
     assert penalties == pytest.approx([1e-3] * len(HIDDEN))
     assert build_genrenet().layers[0].kernel_regularizer is None  # the seed's: no penalty
+
+
+def test_input_noise_and_label_smoothing_are_built_and_survive_saving(tmp_path: Path) -> None:
+    from stemdeck.genre.model import build_genrenet, keras_module
+
+    keras = keras_module()
+    model = build_genrenet(noise=0.1, smoothing=0.1)
+    assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+    path = tmp_path / "genrenet.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, compile=False, safe_mode=True)
+    noise = [layer for layer in loaded.layers if isinstance(layer, keras.layers.GaussianNoise)]
+    assert [layer.stddev for layer in noise] == pytest.approx([0.1])
+    assert [layer.units for layer in loaded.layers if hasattr(layer, "units")] == [*HIDDEN, 10]
+    x = np.ones((4, 26), dtype="float32")
+    np.testing.assert_allclose(loaded.predict_on_batch(x), loaded.predict_on_batch(x))  # off
+    seed = build_genrenet()
+    assert not any(isinstance(layer, keras.layers.GaussianNoise) for layer in seed.layers)
+    assert seed.loss == "sparse_categorical_crossentropy"

@@ -204,3 +204,43 @@ def test_labelled_previews_cover_all_94_tracks() -> None:
     tracks = labelled_tracks(MUSDB7)
     assert len(tracks) == 94
     assert sum(t.split == "train" for t in tracks) == 80
+
+
+@pytest.mark.slow
+def test_staged_grid_and_the_new_knobs_on_a_tiny_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stemdeck.training import genre_grid2
+    from stemdeck.training.genre_grid2 import Grid, run
+
+    folder = write_table(tmp_path / "gtzan-features")
+    tiny = Grid(
+        lrs=(1e-3,),
+        epochs_for_lr=(2,),
+        batches=(16,),
+        dropouts=(0.2,),
+        noises=(0.0, 0.1),
+        smoothings=(0.0, 0.1),
+        seeds=(0, 1),
+    )
+    summary = run(folder, tmp_path / "grid", 1, tiny)
+    rows = {r["key"]: r for r in summary["rows"]}
+    assert len(rows) == 4  # stage 2's first setting is stage 1's winner, not trained again
+    assert all(len(r["valid_per_seed"]) == 2 for r in rows.values())
+    chosen = summary["chosen"]
+    assert chosen["row"]["valid_mean"] == max(r["valid_mean"] for r in rows.values())
+    assert "--noise" in chosen["command"] and "--smoothing" in chosen["command"]
+    monkeypatch.setattr(genre_grid2, "_score", lambda *_: pytest.fail("trained again"))
+    again = run(folder, tmp_path / "grid", 1, tiny)  # resumes from grid2.json
+    assert again["rows"] == summary["rows"]
+
+    out = tmp_path / "genre-knobs"
+    args = ["train", "genre", "--features", str(folder), "--out", str(out), "--epochs", "2"]
+    result = runner.invoke(
+        app, [*args, "--noise", "0.1", "--smoothing", "0.1", "--keep", "accuracy"]
+    )
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["settings"]["noise"] == 0.1 and meta["settings"]["smoothing"] == 0.1
+    kept = meta["history"][meta["kept_epoch"] - 1]
+    assert kept["val_accuracy"] == pytest.approx(meta["accuracy"]["valid"], abs=1e-4)

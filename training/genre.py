@@ -47,6 +47,9 @@ class GenreTrainSettings:
             averaged in one saved model (1: a single GenreNet, the seed's).
         dropout: dropout after each hidden layer (the seed's 0.2).
         l2: L2 penalty on every Dense kernel (0: none, the seed's).
+        noise: standard deviation of Gaussian noise added to the standardised features while
+            training (0: none, the seed's).
+        smoothing: label smoothing of the cross-entropy (0: none, the seed's).
     """
 
     epochs: int = 50
@@ -59,6 +62,8 @@ class GenreTrainSettings:
     ensemble: int = 1
     dropout: float = 0.2
     l2: float = 0.0
+    noise: float = 0.0
+    smoothing: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -245,13 +250,18 @@ def fit_genrenet(
         name=name,
         dropout=settings.dropout,
         l2=settings.l2,
+        noise=settings.noise,
+        smoothing=settings.smoothing,
     )
     keeper = _keep_best(keras, log, settings.keep)
+    # Label smoothing needs one-hot targets (see build_genrenet); accuracy is read the same way.
+    target = np.eye(len(GENRES))[y_train] if settings.smoothing > 0 else y_train
+    target_valid = np.eye(len(GENRES))[y_valid] if settings.smoothing > 0 else y_valid
     started = time.perf_counter()
     model.fit(
         scaler.transform(x_train),
-        y_train,
-        validation_data=(scaler.transform(x_valid), y_valid),
+        target,
+        validation_data=(scaler.transform(x_valid), target_valid),
         epochs=settings.epochs,
         batch_size=settings.batch,
         shuffle=True,

@@ -363,6 +363,15 @@ def genre(
     l2: Annotated[
         float, typer.Option(min=0.0, help="L2 penalty on the Dense kernels (seed: none).")
     ] = 0.0,
+    noise: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Gaussian noise (std) on the standardised features while training."
+        ),
+    ] = 0.0,
+    smoothing: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Label smoothing (seed: none).")
+    ] = 0.0,
 ) -> None:
     """Train GenreNet (Keras) on the seed's 26 features; the scaler sees training rows only."""
     from stemdeck.training.datasets import DatasetError
@@ -382,6 +391,8 @@ def genre(
         ensemble=ensemble,
         dropout=dropout,
         l2=l2,
+        noise=noise,
+        smoothing=smoothing,
     )
     try:
         if features is not None:

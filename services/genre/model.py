@@ -93,15 +93,23 @@ def build_genrenet(
     name: str = "genrenet",
     dropout: float = DROPOUT,
     l2: float = 0.0,
+    noise: float = 0.0,
+    smoothing: float = 0.0,
 ) -> Any:
     """A compiled GenreNet (untrained); Adam as the seed, AdamW when `weight_decay` > 0.
 
-    `dropout` is the seed's 0.2 unless asked otherwise; `l2` > 0 adds an L2 penalty on every
-    Dense kernel (not the seed's: a regulariser for the 443-row real GTZAN split).
+    `dropout` is the seed's 0.2 unless asked otherwise. Regularisers for the 443-row real GTZAN
+    split, none of them the seed's and none changing its layer sizes: `l2` > 0 adds an L2 penalty
+    on every Dense kernel; `noise` > 0 adds Gaussian noise of that standard deviation to the
+    standardised features while training (a GaussianNoise layer, inactive when predicting);
+    `smoothing` > 0 trains on labels smoothed by that amount, which needs one-hot labels
+    (`fit_genrenet` passes them) because Keras' sparse cross-entropy cannot smooth.
     """
     keras = keras_module()
     penalty = keras.regularizers.L2(l2) if l2 > 0 else None
     layers = [keras.Input(shape=(n_features,), name="features")]
+    if noise > 0:
+        layers.append(keras.layers.GaussianNoise(noise, name="input_noise"))
     for width in HIDDEN:
         layers += [
             keras.layers.Dense(width, activation="relu", kernel_regularizer=penalty),
@@ -115,7 +123,11 @@ def build_genrenet(
             if weight_decay > 0
             else keras.optimizers.Adam(learning_rate=lr)
         ),
-        loss="sparse_categorical_crossentropy",
+        loss=(
+            keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+            if smoothing > 0
+            else "sparse_categorical_crossentropy"
+        ),
         metrics=["accuracy"],
     )
     return model
