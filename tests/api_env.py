@@ -18,6 +18,7 @@ from stemdeck.common.audio import write_audio
 from stemdeck.common.settings import Settings
 from tests.conftest import make_song
 from tests.servers import free_port, wait_for_port
+from tests.service_env import model_cache_env
 
 if TYPE_CHECKING:
     from tests.service_env import ServiceEnv
@@ -58,13 +59,14 @@ def app_thread(app: Any) -> Iterator[str]:
 def api_process(env: dict[str, str], log: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     """`uvicorn --factory stemdeck.api.app:create_app` as a child process with `env`."""
     port = free_port()
+    data = Path(env.get("STEMDECK_DATA_DIR", log.parent))
     with log.open("w") as sink:
         process = subprocess.Popen(
             [
                 *(sys.executable, "-m", "uvicorn", "--factory", "stemdeck.api.app:create_app"),
                 *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
             ],
-            env={**os.environ, **env},
+            env={**os.environ, **model_cache_env(data), **env},
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -93,7 +95,7 @@ def serve_process(
                 *(sys.executable, "-m", "stemdeck.cli.main", "serve"),
                 *("--port", str(port), "--data", str(data), *options),
             ],
-            env={**os.environ, **env},
+            env={**os.environ, **model_cache_env(data), **env},
             cwd=data,
             stdout=sink,
             stderr=subprocess.STDOUT,

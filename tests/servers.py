@@ -6,6 +6,8 @@ Each is a child process the tests own, so a test may stop or restart it; it is k
 from __future__ import annotations
 
 import contextlib
+import os
+import random
 import shutil
 import socket
 import subprocess
@@ -16,11 +18,63 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Ports handed out by free_port() start here; each pytest-xdist worker gets its own block of
+#: PORT_BLOCK below the kernel's ephemeral range, so no other worker and no bind(0)/connect()
+#: can take a port between free_port() and the server binding it.
+PORT_BASE = 10000
+PORT_BLOCK = 2000
+_next_port: dict[int, int] = {}
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out by itself (bind to 0, outgoing connections)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _worker_block() -> tuple[int, int] | None:
+    """This process's [low, high) port block, or None when the machine leaves no room for one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    blocks = (_ephemeral_low() - PORT_BASE) // PORT_BLOCK
+    if blocks < 1:
+        return None
+    low = PORT_BASE + (index % blocks) * PORT_BLOCK
+    return low, low + PORT_BLOCK
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nobody listens on, for a server the caller starts next (or for a URL that
+    must refuse connections). Under pytest-xdist two workers start servers at the same time:
+    a port from the kernel (bind to 0, then close) could go to the other worker before this
+    one's server binds it, and the server would fail or, worse, this test would talk to the
+    other worker's server. So ports come from this worker's own block, in turn from a random
+    start (two separate pytest runs on one machine rarely meet), skipping those in use."""
+    block = _worker_block()
+    if block is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+    low, high = block
+    candidate = _next_port.get(low, low + random.SystemRandom().randrange(PORT_BLOCK))
+    for _ in range(PORT_BLOCK):
+        port = low + (candidate - low) % PORT_BLOCK
+        candidate = port + 1
+        if _is_free(port):
+            _next_port[low] = candidate
+            return port
+    raise RuntimeError(f"no free loopback port in {low}-{high - 1}")
 
 
 def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 30) -> None:

@@ -22,6 +22,16 @@ from stemdeck.common.storage import Storage, open_storage
 from tests.servers import free_port, moto_server, redis_server
 
 
+def model_cache_env(data_dir: Path) -> dict[str, str]:
+    """STEMDECK_MODEL_DIR for a product child process: the running test's own cache (conftest's
+    autouse fixture sets it), else one beside `data_dir`. Module fixtures start their processes
+    before any test's fixtures run; without this those would use the user's real model cache
+    (the separator worker records each model's measured speed there), which every pytest-xdist
+    worker and every test run would share."""
+    own = os.environ.get("STEMDECK_MODEL_DIR")
+    return {"STEMDECK_MODEL_DIR": own or str(data_dir.with_name(f"{data_dir.name}-model-cache"))}
+
+
 @dataclass
 class ServiceEnv:
     """Environment variables (for child processes) and the matching in-process clients."""
@@ -67,7 +77,7 @@ class ServiceEnv:
                 "info",
                 *extra,
             ],
-            env={**os.environ, **self.env, **(env or {})},
+            env={**os.environ, **model_cache_env(self.data_dir), **self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
