@@ -265,6 +265,15 @@ def analyze(
     return result
 
 
+def precompile() -> None:
+    """Run the analysis once on noise, so librosa's numba functions are compiled and cached by
+    this one process. Processes that compile them at the same time can leave a mismatched
+    cache behind that crashes every later process in `beat_track` (numba issue 10128), so the
+    install (scripts/bootstrap, the genre image) calls this before any worker starts."""
+    noise = 0.1 * np.random.default_rng(0).standard_normal((2, 6 * ANALYSIS_RATE))
+    analyze(noise.astype(np.float32), ANALYSIS_RATE, drums=noise, stems={"drums": noise})
+
+
 def stem_loudness(stems: dict[str, np.ndarray], sr: int) -> dict[str, dict[str, float]]:
     """Integrated loudness of each stem and its share (0-1) of the stems' summed loudness
     power (10^(L/10)); a silent stem has share 0."""

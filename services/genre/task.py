@@ -30,9 +30,8 @@ from stemdeck.common.results import put
 from stemdeck.common.settings import get_settings
 from stemdeck.common.stages import GENRE
 from stemdeck.common.storage import Storage, open_storage
-from stemdeck.genre.analysis import analyze, analyze_file, loudness_shares
+from stemdeck.genre.analysis import analyze_file, loudness_shares, precompile
 from stemdeck.genre.classifier import GenreModel, load_genre_model
-from stemdeck.genre.features import FEATURE_RATE
 from stemdeck.genre.inputs import InputError
 
 log = logging.getLogger(__name__)
@@ -50,8 +49,7 @@ def warm_up() -> None:
     rng = np.random.default_rng(0)
     model = genre_model()
     model.classify(0.1 * rng.standard_normal(6 * model.rate).astype(np.float32))
-    noise = rng.standard_normal((2, 6 * FEATURE_RATE)).astype(np.float32)
-    analyze(0.1 * noise, FEATURE_RATE, drums=0.1 * noise, stems={"drums": 0.1 * noise})
+    precompile()
 
 
 @worker_process_init.connect
