@@ -365,15 +365,15 @@ def test_models_lists_what_the_server_can_run(api: httpx.Client) -> None:
     assert (bundled["family"], bundled["origin"], bundled["soft_mask"]) == (
         "tasnet",
         "bundled",
-        True,
+        False,
     )
-    assert bundled["parameters"] == 1_169_696 and bundled["sources"] == [
+    assert bundled["parameters"] == 2_986_588 and bundled["sources"] == [
         "drums",
         "bass",
         "other",
         "vocals",
     ]
-    assert bundled["quality"]["sdr_db"] == 3.21 and "default.md" in bundled["quality"]["source"]
+    assert bundled["quality"]["sdr_db"] == 3.55 and "default.md" in bundled["quality"]["source"]
     schema = api.get("/openapi.json").json()
     ok = schema["paths"]["/v1/models"]["get"]["responses"]["200"]["content"]["application/json"]
     assert ok["schema"]["$ref"].endswith("/ModelList")

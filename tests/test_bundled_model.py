@@ -21,9 +21,9 @@ WEIGHTS = BUNDLED_DIR / "default.pt"
 CARD = BUNDLED_DIR / "default.md"
 
 
-def test_default_is_the_bundled_compact_model() -> None:
+def test_default_is_the_bundled_spectral_model() -> None:
     loaded = load_model(WEIGHTS)
-    assert loaded.config == PRESETS["compact"]
+    assert loaded.config == PRESETS["spectral"]
     assert loaded.metadata["training"]["step"] > 0
     assert resolve(None) == WEIGHTS
     assert ("default", "bundled") in {(e.name, e.origin) for e in list_models()}

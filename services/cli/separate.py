@@ -123,8 +123,8 @@ def separate(
         typer.Option(
             "--soft-mask/--no-soft-mask",
             help="Split the mixture by the model's magnitude ratios (stems then add up to the "
-            "input). Default: the model's own (on for the bundled model, whose card shows it "
-            "helps; off for Demucs models).",
+            "input). Default: the model's own (on for models whose card shows it helps, such "
+            "as the former compact default; off for the bundled spectral model and Demucs).",
             show_default=False,
         ),
     ] = None,

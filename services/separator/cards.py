@@ -148,16 +148,16 @@ REMOTE: dict[str, Download] = {
 
 #: Cards of the models shipped in services/separator/weights, by the file's sha256.
 BUNDLED: dict[str, Card] = {
-    "e1c148bf8ba66d4a5d5d42fa6f28fb8eac0eab2b4044a75d740dda4062996570": Card(
+    "02dfc3d317b9428148b57494e98b594137ea025b97c0858fe7291746e3378be3": Card(
         "tasnet",
-        "StemDeck's own compact Conv-TasNet, trained here on a CPU: fast, modest quality",
-        soft_mask=True,  # default.md: 3.21 dB with the filter, 2.95 without
-        parameters=1_169_696,
+        "StemDeck's own spectral Conv-TasNet, trained here on a CPU: fast, modest quality",
+        soft_mask=False,  # its masks share the mixture's STFT already (default.md)
+        parameters=2_986_588,
         sources=FOUR_STEMS,
         licence="trained on MUSDB18 previews (academic, non-commercial): treat the same way",
         quality=Quality(
-            3.21,
-            "14 real MUSDB18 validation previews, BSSEval v4, with the soft mask",
+            3.55,
+            "14 real MUSDB18 validation previews, BSSEval v4",
             "services/separator/weights/default.md",
         ),
     ),
