@@ -273,7 +273,7 @@ def test_serve_lists_and_runs_the_pulled_model(pulled: Path, excerpt: Path, tmp_
             "hdemucs", "pulled", False, False,
         )  # fmt: skip
         assert hd["parameters"] == HDEMUCS_HIGH_PARAMETERS and hd["quality"]["sdr_db"] == 7.7
-        assert models["default"]["soft_mask"] is True
+        assert models["default"]["soft_mask"] is False  # the bundled spectral model
 
         with excerpt.open("rb") as handle:
             refused = client.post(

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 from typer.testing import CliRunner
 
+from stemdeck.cli import models as models_cli
 from stemdeck.cli.main import app
 from stemdeck.separator import installed, repository
 from stemdeck.separator.checkpoints import load_model, save_checkpoint
@@ -60,6 +62,8 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("STEMDECK_MODEL_DIR", str(cache))
     monkeypatch.setattr(installed, "BUNDLED_DIR", tmp_path / "bundled")
     monkeypatch.setenv("COLUMNS", "400")
+    # The CLI's console was made at import, when a pytest-xdist worker's COLUMNS was still 80.
+    monkeypatch.setattr(models_cli, "out", Console(width=400))
     for var in ("no_proxy", "NO_PROXY"):
         monkeypatch.setenv(var, "127.0.0.1,localhost")
     return cache

@@ -19,7 +19,7 @@ app = typer.Typer(
     help="List models of every kind, download separation models, import models.",
     no_args_is_help=True,
 )
-out = Console()
+out = Console(soft_wrap=True)  # lines with paths are never broken
 err = Console(stderr=True, soft_wrap=True)  # never break paths in messages
 
 
