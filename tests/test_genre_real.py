@@ -244,3 +244,20 @@ def test_staged_grid_and_the_new_knobs_on_a_tiny_table(
     assert meta["settings"]["noise"] == 0.1 and meta["settings"]["smoothing"] == 0.1
     kept = meta["history"][meta["kept_epoch"] - 1]
     assert kept["val_accuracy"] == pytest.approx(meta["accuracy"]["valid"], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_the_first_grid_scores_through_the_staged_grids_seed_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stemdeck.training import genre_grid
+
+    folder = write_table(tmp_path / "gtzan-features")
+    monkeypatch.setattr(genre_grid, "EPOCHS", 2)
+    monkeypatch.setattr(genre_grid, "DROPOUTS", (0.2,))
+    monkeypatch.setattr(genre_grid, "SEEDS", (0, 1))
+    results = genre_grid.run(folder, tmp_path / "grid", 1)
+    assert [(r["dropout"], r["l2"]) for r in results] == [(0.2, 0.0), (0.2, 1e-3)]
+    assert all(len(r["valid_per_seed"]) == 2 and "valid_ensemble" in r for r in results)
+    saved = json.loads((tmp_path / "grid" / "grid.json").read_text())
+    assert saved["chosen"]["valid_mean"] == max(r["valid_mean"] for r in results)

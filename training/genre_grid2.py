@@ -30,6 +30,7 @@ import json
 import multiprocessing
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -108,7 +109,7 @@ def run(folder: Path, out: Path, jobs: int = 1, grid: Grid = DECLARED) -> dict:
 
     def score_all(stage: str, settings: list[GenreTrainSettings]) -> list[dict]:
         todo = [s for s in settings if _key(s) not in done]
-        for row in _map(folder, todo, grid.seeds, jobs):
+        for row in score_settings(folder, todo, grid.seeds, jobs):
             done[row["key"]] = {**row, "stage": stage}
             summary["rows"] = list(done.values())
             out.mkdir(parents=True, exist_ok=True)
@@ -156,7 +157,9 @@ def _best(settings: list[GenreTrainSettings], rows: list[dict]) -> GenreTrainSet
     return max(zip(settings, rows, strict=True), key=lambda pair: pair[1]["valid_mean"])[0]
 
 
-def _map(folder: Path, todo: list[GenreTrainSettings], seeds: tuple[int, ...], jobs: int):
+def score_settings(
+    folder: Path, todo: list[GenreTrainSettings], seeds: tuple[int, ...], jobs: int
+) -> Iterator[dict]:
     """Scores of `todo`, in order; in `jobs` spawned processes (TensorFlow is not forked)."""
     if jobs <= 1:
         _one_thread()
