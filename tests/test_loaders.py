@@ -314,7 +314,7 @@ def test_malformed_gtzan_layouts_are_refused(
 def two_sets(tmp_path: Path) -> tuple[Path, Path]:
     """Set A's sources are all 0.5, set B's 0.05: after gains of 0.25-1.25 they cannot overlap."""
     real = make_corpus(tmp_path / "a", {"a1": "train", "a2": "train", "a3": "valid"}, 0.2, 0.5)
-    synth = make_corpus(tmp_path / "b", {"b1": "train", "b2": "train"}, 0.2, 0.05)
+    synth = make_corpus(tmp_path / "b", {"b1": "train", "b2": "train", "b3": "valid"}, 0.2, 0.05)
     return real, synth
 
 
@@ -344,10 +344,11 @@ def test_sampler_redraws_silent_excerpts(tmp_path: Path) -> None:
     assert bool((stems.abs().amax(dim=(1, 2, 3)) > 0).all())
 
 
-def test_training_mixes_datasets_and_validates_on_the_union(
+def test_training_mixes_datasets_and_validates_on_the_first_alone(
     tmp_path: Path, two_sets: tuple[Path, Path]
 ) -> None:
     assert [t.name for t in validation_tracks(two_sets)] == ["a3"]
+    assert [t.name for t in validation_tracks(two_sets[::-1])] == ["b3"]
     settings = TrainSettings(steps=2, batch=2, segment=0.1, valid_every=2, bf16=False)
     messages: list[str] = []
     train(list(two_sets), tmp_path / "run", TINY, settings, log=messages.append, weights=[1, 3])
@@ -356,8 +357,9 @@ def test_training_mixes_datasets_and_validates_on_the_union(
     training = load_model(tmp_path / "run" / "best.pt").metadata["training"]
     assert training["data_weights"] == [0.25, 0.75]
     assert training["train_tracks"] == 4
-    with pytest.raises(DatasetError, match="no validation tracks"):
-        train([two_sets[1]], tmp_path / "run2", TINY, settings, log=lambda _: None)
+    real_train_only = make_corpus(tmp_path / "c", {"c1": "train"}, 0.2, 0.5)
+    with pytest.raises(DatasetError, match=r"no validation tracks.*first --data"):
+        train([real_train_only, two_sets[1]], tmp_path / "run2", TINY, settings, log=lambda _: None)
 
 
 def test_cli_checks_weights_and_reports_layout_errors(tmp_path: Path, corpus: Path) -> None:

@@ -34,8 +34,9 @@ def open_split(root: Path | str, split: str) -> list[TrackRef]:
 
 
 def validation_tracks(roots: Sequence[Path | str]) -> list[TrackRef]:
-    """The fixed validation set: the union of every dataset's `valid` tracks (tracks.csv)."""
-    return [ref for root in roots for ref in open_split(root, "valid")]
+    """The fixed validation set: the first dataset's `valid` tracks (tracks.csv) alone, so a
+    mixed-in corpus (synthetic songs, shifted copies) trains but never chooses a checkpoint."""
+    return open_split(roots[0], "valid") if roots else []
 
 
 class ExcerptSampler:

@@ -230,8 +230,9 @@ def train(
 ) -> Path:
     """Train, validating and checkpointing every `valid_every` steps; returns the best model.
 
-    `data` is one dataset root or several, drawn from by `weights` (equal when None);
-    DatasetError for a wrong layout or when no dataset has validation tracks.
+    `data` is one dataset root or several, drawn from by `weights` (equal when None); the
+    first one's validation tracks alone choose the checkpoint (put the real songs first).
+    DatasetError for a wrong layout or when the first dataset has no validation tracks.
     `out/state.pt` holds everything needed to continue exactly (weights, EMA, optimiser, step,
     sampler state); `out/best.pt` is the best model so far in StemDeck's format (the EMA
     weights when `settings.ema` is set); `out/history.csv` has loss and validation SDR per
@@ -246,8 +247,10 @@ def train(
     sampler = ExcerptSampler(datasets, weights)
     valid_tracks = validation_tracks(roots)
     if not valid_tracks:
-        shown = ", ".join(str(r / "tracks.csv") for r in roots)
-        raise DatasetError(f"no validation tracks: mark some tracks 'valid' in {shown}")
+        raise DatasetError(
+            f"no validation tracks: mark some tracks 'valid' in {roots[0] / 'tracks.csv'} "
+            "(checkpoints are chosen on the first --data)"
+        )
     for root, tracks, share in zip(roots, datasets, sampler.weights.tolist(), strict=True):
         log(f"{root}: {len(tracks)} training tracks, drawn {share:.0%} of the time")
     log(f"{len(valid_tracks)} validation tracks; {settings.steps} steps on {device}")

@@ -57,7 +57,8 @@ def separator(
         list[Path],
         typer.Option(
             help="Dataset root in MUSDB18 / MUSDB18-HQ layout (split from its tracks.csv); "
-            "repeat to mix datasets, e.g. real previews and a synthetic corpus."
+            "repeat to mix datasets, e.g. real previews and a synthetic corpus. Checkpoints "
+            "are chosen on the first one's validation tracks alone."
         ),
     ],
     out: Annotated[Path, typer.Option(help="Run folder: state.pt, best.pt, history.csv.")] = Path(
