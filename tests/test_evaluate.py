@@ -87,6 +87,14 @@ def test_cli_scores_four_stems(tmp_path: Path, tiny_model_path: Path) -> None:
     assert set(track) == {"model", "baseline"} and set(track["model"]) == set(SOURCES)
     summary = json.loads((out / "results.json").read_text())
     assert summary["tracks"] == 2
+    shifted = tmp_path / "eval-shifted"
+    result = CliRunner().invoke(
+        app, ["eval", "separator", "--data", str(data), "--model", str(tiny_model_path),
+              "--out", str(shifted), "--shifts", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    again = json.loads((shifted / "results.json").read_text())
+    assert again["baseline"] == summary["baseline"] and again["model"] != summary["model"]
 
 
 def test_cli_scores_two_stem_references(tmp_path: Path, tiny_model_path: Path) -> None:

@@ -40,6 +40,12 @@ def separator(
             show_default=False,
         ),
     ] = None,
+    shifts: Annotated[
+        int,
+        typer.Option(
+            min=0, max=20, help="Random shifts averaged in, as `separate --shifts` (default 0)."
+        ),
+    ] = 0,
 ) -> None:
     """BSSEval v4 (museval) of a separator beside the mixture/4 baseline."""
     from stemdeck.common.audio import AudioError
@@ -51,7 +57,7 @@ def separator(
     from stemdeck.training.evaluate import evaluate
 
     try:
-        chunks = ChunkSettings(soft_mask=soft_mask)
+        chunks = ChunkSettings(soft_mask=soft_mask, shifts=shifts)
         separator_ = Separator(open_model(model), device, chunks)
         summary = evaluate(data, separator_.separate_array, split, out, out_console.print)
     except (DatasetError, AudioError, CheckpointError, ModelNotFoundError, ValueError) as exc:
