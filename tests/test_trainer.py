@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,23 @@ def test_a_run_continues_from_its_half_precision_carry_file(tmp_path: Path) -> N
     state = torch.load(tmp_path / "next" / "state.pt", weights_only=True)
     assert state["step"] == 4 and state["restarted_at"] == 2 and state["ema"]["updates"] == 4
     assert state["cpu_seconds"] >= carry["cpu_seconds"]
+
+    from typer.testing import CliRunner
+
+    from stemdeck.cli.main import app
+    from stemdeck.separator.checkpoints import load_model
+
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(asdict(TINY_SPECTRAL)))
+    exported = tmp_path / "exported.pt"
+    args = ["train", "export-carry", str(tmp_path / "first" / "carry.pt"), str(exported)]
+    result = CliRunner().invoke(app, [*args, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    best = load_model(tmp_path / "first" / "best.pt").model.state_dict()  # step 2, its last
+    for name, value in load_model(exported).model.state_dict().items():
+        torch.testing.assert_close(value, best[name].half().float())
+    result = CliRunner().invoke(app, [*args, "--config", "compact"])
+    assert result.exit_code == 1 and "does not fit" in result.output
 
 
 def test_a_time_limit_stops_the_session_at_a_checkpoint(tmp_path: Path) -> None:

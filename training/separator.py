@@ -288,6 +288,23 @@ def train(
     return run(task, model, loop, out, resume, log, progress)
 
 
+def export_carry(carry_path: Path, config: TasNetConfig, out: Path) -> int:
+    """Save a carry.pt's EMA weights (what the trainer validates and ships) as a StemDeck
+    checkpoint of `config`, so a committed run's last step can be scored or bundled on a new
+    machine; returns that step. CheckpointError when the carry has no EMA or another shape."""
+    carry = torch.load(carry_path, weights_only=True, map_location="cpu")
+    if "ema" not in carry:
+        raise CheckpointError(f"{carry_path} holds no moving average (trained without --ema)")
+    model = ConvTasNet(config)
+    try:
+        model.load_state_dict({k: v.float() for k, v in carry["ema"]["model"].items()})
+    except RuntimeError as exc:
+        raise CheckpointError(f"{carry_path} does not fit {config}: {exc}") from None
+    training = {"step": carry["step"], "carry": str(carry_path)}
+    save_checkpoint(out, model, {"training": training})
+    return int(carry["step"])
+
+
 def plot_history(history: Path, png: Path) -> None:
     """Training loss and validation SDR per checkpoint, as a PNG beside history.csv."""
     columns = [(k, k[4:]) for k in read_rows(history)[0] if k.startswith("sdr_")]

@@ -189,6 +189,27 @@ def separator(
     err.print(f"best model: {best}")
 
 
+@app.command("export-carry")
+def export_carry(
+    carry: Annotated[Path, typer.Argument(help="A run's carry.pt (e.g. training/carry/spectral).")],
+    out: Annotated[Path, typer.Argument(help="Checkpoint to write, usable with --model.")],
+    config: Annotated[
+        str, typer.Option(help="The run's --config (preset name or .json file).")
+    ] = "spectral",
+) -> None:
+    """Write a carry's moving-average weights (its last step) as a separator checkpoint."""
+    from stemdeck.separator.checkpoints import CheckpointError
+    from stemdeck.separator.config import load_config
+    from stemdeck.training.separator import export_carry as export
+
+    try:
+        step = export(carry, load_config(config), out)
+    except (FileNotFoundError, CheckpointError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    err.print(f"step {step} written to {out}")
+
+
 @app.command("shifted-copies")
 def shifted_copies(
     data: Annotated[
