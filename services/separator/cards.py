@@ -148,7 +148,7 @@ REMOTE: dict[str, Download] = {
 
 #: Cards of the models shipped in services/separator/weights, by the file's sha256.
 BUNDLED: dict[str, Card] = {
-    "02dfc3d317b9428148b57494e98b594137ea025b97c0858fe7291746e3378be3": Card(
+    "3aa22a63cb5e56d8d8371c95327dc5b779b3f48650be8fc942e45f6144782e91": Card(
         "tasnet",
         "StemDeck's own spectral Conv-TasNet, trained here on a CPU: fast, modest quality",
         soft_mask=False,  # its masks share the mixture's STFT already (default.md)
@@ -156,7 +156,7 @@ BUNDLED: dict[str, Card] = {
         sources=FOUR_STEMS,
         licence="trained on MUSDB18 previews (academic, non-commercial): treat the same way",
         quality=Quality(
-            3.55,
+            3.87,
             "14 real MUSDB18 validation previews, BSSEval v4",
             "services/separator/weights/default.md",
         ),
