@@ -298,8 +298,11 @@ def export_carry(carry_path: Path, config: TasNetConfig, out: Path) -> int:
     model = ConvTasNet(config)
     try:
         model.load_state_dict({k: v.float() for k, v in carry["ema"]["model"].items()})
-    except RuntimeError as exc:
-        raise CheckpointError(f"{carry_path} does not fit {config}: {exc}") from None
+    except RuntimeError:  # torch lists every mismatched tensor: too much for a person
+        raise CheckpointError(
+            f"{carry_path} does not fit the {config.encoder}-encoder configuration given "
+            f"(B={config.B}, H={config.H}); pass the run's own --config"
+        ) from None
     training = {"step": carry["step"], "carry": str(carry_path)}
     save_checkpoint(out, model, {"training": training})
     return int(carry["step"])
