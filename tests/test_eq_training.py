@@ -163,3 +163,24 @@ def test_train_eq_names_a_bad_dataset(tmp_path: Path) -> None:
     assert "error:" in result.output and "does not exist" in result.output
     bad = CliRunner().invoke(app, ["train", "eq", "--data", str(tmp_path), "--variant", "big"])
     assert bad.exit_code == 2 and "seed, stem-aware, full-band" in bad.output
+
+
+def test_only_the_first_dataset_chooses_the_checkpoint(dataset: Path, tmp_path: Path) -> None:
+    other = make_musdb_hq(tmp_path / "other", {"D - Four": "train", "E - Five": "valid"}, 4.0)
+    args = ["train", "eq", "--batch", "4", "--valid-every", "1", "--windows-per-stem", "1",
+            "--no-bf16", "--steps", "1"]  # fmt: skip
+    both = CliRunner().invoke(
+        app, [*args, "--data", str(dataset), "--data", str(other), "--out", str(tmp_path / "a")]
+    )
+    assert both.exit_code == 0, both.output
+    alone = CliRunner().invoke(app, [*args, "--data", str(dataset), "--out", str(tmp_path / "b")])
+    assert alone.exit_code == 0, alone.output
+    mixed = load_model(tmp_path / "a" / "best.pt").metadata["training"]
+    single = load_model(tmp_path / "b" / "best.pt").metadata["training"]
+    assert mixed["train_windows"] > single["train_windows"]  # the second set trains...
+    assert mixed["valid_windows"] == single["valid_windows"]  # ...but does not validate
+    train_only = make_musdb_hq(tmp_path / "t", {"F - Six": "train"}, 4.0)
+    refused = CliRunner().invoke(
+        app, [*args, "--data", str(train_only), "--data", str(other), "--out", str(tmp_path / "c")]
+    )
+    assert refused.exit_code == 1 and "first --data" in refused.output

@@ -3,8 +3,9 @@ loop of `training.trainer` (schedule, autocast, checkpoints, exact resume).
 
 Clean windows come once from the stems of the `train` split of each dataset (see `eq_data`);
 every step damages a fresh batch with random gains while the previous batch trains (the loop's
-helper thread). Validation uses the union of the datasets' `valid` splits, each window damaged once
-with seeded gains, so its figures compare across steps and runs. The run folder holds
+helper thread). Validation uses the first dataset's `valid` split alone (as the separator's, so a
+mixed-in corpus trains but never chooses a checkpoint), each window damaged once with seeded
+gains, so its figures compare across steps and runs. The run folder holds
 `state.pt` (continue exactly), `best.pt` (lowest validation MAE, StemDeck format, with the
 history in its metadata), `history.csv` and `loss.png`.
 """
@@ -149,11 +150,13 @@ def train_eq(
     bank = collect_windows(roots, "train", settings.windows_per_stem, settings.seed, log)
     sampler = ExampleSampler(bank, weights, settings.undamaged_share)
     valid_bank = collect_windows(
-        roots, "valid", settings.valid_windows_per_stem, settings.seed + 1, log
+        roots[:1], "valid", settings.valid_windows_per_stem, settings.seed + 1, log
     )
     if not len(valid_bank):
-        shown = ", ".join(str(r / "tracks.csv") for r in roots)
-        raise DatasetError(f"no validation windows: mark some tracks 'valid' in {shown}")
+        raise DatasetError(
+            f"no validation windows: mark some tracks 'valid' in {roots[0] / 'tracks.csv'} "
+            "(the first --data validates)"
+        )
     log(
         f"{len(bank)} training windows {bank.counts()}, {len(valid_bank)} validation windows; "
         f"data ready in {time.perf_counter() - began:.0f} s"

@@ -242,7 +242,8 @@ def eq(
         list[Path],
         typer.Option(
             help="Dataset root in MUSDB18 / MUSDB18-HQ layout (split from its tracks.csv); "
-            "repeat to mix datasets. Stems of the train split are trained on, valid validates."
+            "repeat to mix datasets. Stems of the train split are trained on; the first "
+            "one's valid tracks alone choose the checkpoint."
         ),
     ],
     out: Annotated[
