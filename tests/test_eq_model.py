@@ -68,11 +68,15 @@ def test_seed_variant_has_the_seed_layout_and_size() -> None:
     assert parameter_count(model) == 155_107
 
 
-def test_stem_aware_variant_adds_only_a_stem_offset() -> None:
-    model = EqNet(EqConfig(variant="stem-aware"))
+@pytest.mark.parametrize("variant", ["stem-aware", "full-band-stems"])
+def test_stem_aware_variants_add_only_a_stem_offset(variant: str) -> None:
+    model = EqNet(EqConfig(variant=variant))  # type: ignore[arg-type]
+    assert model.config.front_end == ("full-band" if variant == "full-band-stems" else "seed")
     assert parameter_count(model) == 155_107 + 4 * 128
     extra = set(model.state_dict()) - set(SEED_LAYOUT)
-    assert extra == {"stem_embedding.weight"}
+    assert extra - {"to_spec.spectrogram.window", "to_spec.mel_scale.fb"} == {
+        "stem_embedding.weight"
+    }
     windows = torch.randn(2, WINDOW_FRAMES) * 0.1
     with pytest.raises(ValueError, match="stem id"):
         model(windows)

@@ -252,8 +252,9 @@ def eq(
     variant: Annotated[
         str,
         typer.Option(
-            help="seed (the seed's exact network), stem-aware (told the stem) or full-band "
-            "(the seed's network on a 20 Hz-22.05 kHz front end; the bundled one)."
+            help="seed (the seed's exact network), stem-aware (told the stem), full-band "
+            "(the seed's network on a 20 Hz-16 kHz front end; the bundled one) or "
+            "full-band-stems (both changes)."
         ),
     ] = "full-band",
     level_norm: Annotated[

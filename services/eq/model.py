@@ -14,6 +14,8 @@ change to the seed, so each change is measured on its own:
   of the 44.1 kHz window, 4096-point FFT, 80 dB range; see `features`): the seed's 22.05 kHz
   input ends at 11 kHz, where the 10 kHz shelf has reached only about half its gain, and gives
   the 100 Hz shelf's region two or three FFT bins.
+- "full-band-stems": both changes together (the full-band front end and the stem offset), since
+  an estimator told the stem kind judges the damage better (`bench/eq_identifiability.py`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from torch import nn
 from stemdeck.eq.features import normalise_level, power_to_db, to_front_end_rate
 from stemdeck.eq.restraint import Restraint
 
-Variant = Literal["seed", "stem-aware", "full-band"]
-VARIANTS: tuple[str, ...] = ("seed", "stem-aware", "full-band")
+Variant = Literal["seed", "stem-aware", "full-band", "full-band-stems"]
+VARIANTS: tuple[str, ...] = ("seed", "stem-aware", "full-band", "full-band-stems")
 #: Stem names in StemDeck's (and MUSDB's) order; a stem's index is its id for the model.
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
 
@@ -38,8 +40,8 @@ class EqConfig:
     """Every Auto-EQ model knob.
 
     Attributes:
-        variant: "seed" (the seed's exact layout), "stem-aware" (told which stem it hears) or
-            "full-band" (sees the whole spectrum in finer bins).
+        variant: "seed" (the seed's exact layout), "stem-aware" (told which stem it hears),
+            "full-band" (sees the whole spectrum in finer bins) or "full-band-stems" (both).
         level_norm: scale each window to -20 dBFS RMS before the mel. The seed did not; a
             checkpoint imported from the seed has it off.
         stems: stem names the model knows, in id order.
@@ -58,7 +60,12 @@ class EqConfig:
     @property
     def front_end(self) -> str:
         """Which log-mel front end the variant reads (see `features`)."""
-        return "full-band" if self.variant == "full-band" else "seed"
+        return "full-band" if self.variant.startswith("full-band") else "seed"
+
+    @property
+    def stem_aware(self) -> bool:
+        """Whether the model is told which stem it hears (a learned offset per stem)."""
+        return self.variant in ("stem-aware", "full-band-stems")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -97,7 +104,7 @@ class EqNet(nn.Module):
             *_block(1, 16), *_block(16, 32), *_block(32, 64), nn.AdaptiveAvgPool2d((4, 4))
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(1024, 128), nn.ReLU(), nn.Linear(128, 3))
-        if self.config.variant == "stem-aware":
+        if self.config.stem_aware:
             # Starts at zero: an untrained stem offset leaves the seed network unchanged.
             self.stem_embedding = nn.Embedding(len(self.config.stems), 128)
             nn.init.zeros_(self.stem_embedding.weight)
@@ -113,9 +120,9 @@ class EqNet(nn.Module):
 
     def forward(self, windows: torch.Tensor, stems: torch.Tensor | None = None) -> torch.Tensor:
         hidden = self.head[1](self.head[0](self.cnn(self.features(windows))))
-        if self.config.variant == "stem-aware":
+        if self.config.stem_aware:
             if stems is None:
-                raise ValueError("the stem-aware Auto-EQ model needs the stem id of each window")
+                raise ValueError("a stem-aware Auto-EQ model needs the stem id of each window")
             hidden = hidden + self.stem_embedding(stems)
         return self.head[3](self.head[2](hidden))
 
