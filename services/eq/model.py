@@ -1,7 +1,7 @@
 """The Auto-EQ CNN: 3 s of a stem in, the three corrective gains (low, mid, high, in dB) out.
 
-Three variants share one network (seed report §III.B); each of the last two makes exactly one
-change to the seed, so each change is measured on its own:
+Four variants share one network (seed report §III.B); "stem-aware" and "full-band" each make
+exactly one change to the seed, so each change is measured on its own, and the fourth makes both:
 
 - "seed": exactly the seed's layout, so its checkpoint (`model2_mastering.pth`) loads:
   log-mel (`to_spec`) -> three blocks Conv2d 3x3 + BatchNorm + ReLU + MaxPool 2 (1->16->32->64,
