@@ -29,6 +29,7 @@ from stemdeck.eq.model import EqConfig, EqNet, parameter_count
 from stemdeck.training import trainer
 from stemdeck.training.datasets import DatasetError
 from stemdeck.training.eq_data import ExampleSampler, collect_windows, fixed_examples
+from stemdeck.training.sampling import validation_roots
 from stemdeck.training.trainer import LoopSettings, plot_curves, read_rows
 
 #: Seed of the validation damage: fixed, so every run is scored on the same examples.
@@ -150,7 +151,7 @@ def train_eq(
     bank = collect_windows(roots, "train", settings.windows_per_stem, settings.seed, log)
     sampler = ExampleSampler(bank, weights, settings.undamaged_share)
     valid_bank = collect_windows(
-        roots[:1], "valid", settings.valid_windows_per_stem, settings.seed + 1, log
+        validation_roots(roots), "valid", settings.valid_windows_per_stem, settings.seed + 1, log
     )
     if not len(valid_bank):
         raise DatasetError(

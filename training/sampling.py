@@ -33,10 +33,15 @@ def open_split(root: Path | str, split: str) -> list[TrackRef]:
     return refs
 
 
+def validation_roots(roots: Sequence[Path | str]) -> list[Path | str]:
+    """The datasets whose `valid` tracks choose checkpoints: the first alone, so a mixed-in
+    corpus (synthetic songs, shifted copies) trains but never chooses (separator and Auto-EQ)."""
+    return list(roots[:1])
+
+
 def validation_tracks(roots: Sequence[Path | str]) -> list[TrackRef]:
-    """The fixed validation set: the first dataset's `valid` tracks (tracks.csv) alone, so a
-    mixed-in corpus (synthetic songs, shifted copies) trains but never chooses a checkpoint."""
-    return open_split(roots[0], "valid") if roots else []
+    """The separator's fixed validation set: the `valid` tracks of `validation_roots`."""
+    return [ref for root in validation_roots(roots) for ref in open_split(root, "valid")]
 
 
 class ExcerptSampler:
