@@ -32,6 +32,7 @@ from scipy.signal import welch
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from stemdeck.common.audio import TARGET_RATE
+from stemdeck.eq.features import FULL_TOP_DB
 from stemdeck.eq.filters import DAMAGE_RANGE_DB, frequency_response
 from stemdeck.training.musdb import find_tracks
 
@@ -53,16 +54,20 @@ def stem_spectra(root: str, split: str) -> list[tuple[str, str, np.ndarray, np.n
     return out
 
 
-def band_db(freqs: np.ndarray, power: np.ndarray) -> np.ndarray:
-    """Power summed into the 1/6-octave bands, in dB, with the mean over bands removed."""
+def band_db(freqs: np.ndarray, power: np.ndarray, floor_db: float | None = None) -> np.ndarray:
+    """Power summed into the 1/6-octave bands, in dB, with the mean over bands removed; with
+    `floor_db`, no band reads lower than that far under the loudest band (as the CNN's front end
+    ends `FULL_TOP_DB` under its loudest bin, so a real file's hiss or codec edge looks alike)."""
     index = np.digitize(freqs, EDGES)
     bands = np.array([power[..., index == b].sum(-1) for b in range(1, len(EDGES))]).T
     levels = 10 * np.log10(bands + 1e-20)
+    if floor_db is not None:
+        levels = np.maximum(levels, levels.max(-1, keepdims=True) - floor_db)
     return levels - levels.mean(-1, keepdims=True)
 
 
 def damaged_examples(
-    spectra: list, stem: str, copies: int, rng: np.random.Generator
+    spectra: list, stem: str, copies: int, rng: np.random.Generator, floor_db: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features (n, bands) and inverse gains (n, 3) for `copies` random damages of each stem."""
     features, targets = [], []
@@ -71,7 +76,7 @@ def damaged_examples(
             continue
         gains = rng.uniform(-DAMAGE_RANGE_DB, DAMAGE_RANGE_DB, (copies, 3))
         response = np.abs(frequency_response(gains, np.maximum(freqs, 1.0), TARGET_RATE)) ** 2
-        features.append(band_db(freqs, power[None, :] * response))
+        features.append(band_db(freqs, power[None, :] * response, floor_db))
         targets.append(-gains)
     return np.concatenate(features), np.concatenate(targets)
 
@@ -83,6 +88,12 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=40, help="damages per training stem")
     parser.add_argument("--draws", type=int, default=10, help="damages per test stem")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--floor",
+        type=float,
+        help="dB under the loudest band below which levels are not read (the CNN: "
+        f"{FULL_TOP_DB:g}); default: read every level, however faint",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
 
@@ -99,11 +110,11 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     rows = []
     for stem in STEMS:
-        x, y = damaged_examples(train, stem, args.copies, rng)
+        x, y = damaged_examples(train, stem, args.copies, rng, args.floor)
         trees = [HistGradientBoostingRegressor(max_iter=300, random_state=0).fit(x, y[:, b])
                  for b in range(3)]  # fmt: skip
         for spec, spectra in tests.items():
-            tx, ty = damaged_examples(spectra, stem, args.draws, rng)
+            tx, ty = damaged_examples(spectra, stem, args.draws, rng, args.floor)
             if not len(tx):
                 continue
             errors = np.abs(np.stack([t.predict(tx) for t in trees], 1) - ty).mean(0)
