@@ -13,7 +13,9 @@ pass (about 1.5 min on the 14 real previews on 2 cores).
 Variants: plain (raw model); tta2 (average with the channel-swapped pass); tta3 (also the
 sign-flipped pass); mc (mixture consistency: the residual shared equally); wA[@N] (mask
 |S_j|^(2A) / sum_k |S_k|^(2A) on an N-point STFT, default 4096, hop N/4 — w1 is the Wiener
-gain of power spectra, w0.5 the magnitude ratio); twA[@N] (the mask on tta3's estimates).
+gain of power spectra, w0.5 the magnitude ratio); twA[@N] (the mask on tta3's estimates);
+mwfN (Open-Unmix's multichannel Wiener filter, `norbert.wiener` with N EM iterations on the
+estimates' magnitudes; mwf0 is the magnitude ratio mask); tmwfN (the same on tta3's estimates).
 """
 
 from __future__ import annotations
@@ -69,6 +71,28 @@ def ratio_mask(est: np.ndarray, mix: np.ndarray, alpha: float, n_fft: int) -> np
     return signal.reshape(est.shape).numpy()
 
 
+def multichannel_wiener(est: np.ndarray, mix: np.ndarray, iterations: int) -> np.ndarray:
+    """Open-Unmix's post-filter: `norbert.wiener` on a 4096-point STFT (hop 1024), the estimates'
+    magnitudes as the sources' spectrograms; EM `iterations` refine each source's spatial
+    covariance, which a per-channel ratio mask ignores (0 iterations is that ratio mask)."""
+    import norbert  # the bench extra: pip install -e '.[bench]'
+
+    n_fft, hop = 4096, 1024
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+
+    def stft(signal: np.ndarray) -> torch.Tensor:
+        flat = torch.from_numpy(signal.reshape(-1, signal.shape[-1]).astype(np.float64))
+        spec = torch.stft(flat, n_fft, hop, window=window, return_complex=True)
+        return spec.reshape(*signal.shape[:-1], *spec.shape[1:])
+
+    mix_spec = stft(mix).permute(2, 1, 0).numpy()  # (frames, bins, channels)
+    magnitudes = stft(est).abs().permute(3, 2, 1, 0).numpy()  # (frames, bins, channels, sources)
+    out = norbert.wiener(magnitudes, mix_spec, iterations)
+    spec = torch.from_numpy(out).permute(3, 2, 1, 0).reshape(-1, *out.shape[1::-1])
+    signal = torch.istft(spec, n_fft, hop, window=window, length=mix.shape[-1])
+    return signal.reshape(est.shape).numpy()
+
+
 def apply_variant(name: str, mix: np.ndarray, plain, swap, flip) -> np.ndarray:
     if name == "plain":
         return plain
@@ -78,6 +102,9 @@ def apply_variant(name: str, mix: np.ndarray, plain, swap, flip) -> np.ndarray:
         return (plain + swap + flip) / 3
     if name == "mc":
         return plain + (mix - plain.sum(0)) / plain.shape[0]
+    for prefix, est in (("tmwf", (plain + swap + flip) / 3), ("mwf", plain)):
+        if name.startswith(prefix):
+            return multichannel_wiener(est, mix, int(name[len(prefix) :]))
     for prefix, est in (("tw", (plain + swap + flip) / 3), ("w", plain)):
         if name.startswith(prefix):
             alpha, _, n_fft = name[len(prefix) :].partition("@")
