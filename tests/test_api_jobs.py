@@ -365,7 +365,7 @@ def test_models_lists_what_the_server_can_run(api: httpx.Client) -> None:
     assert (bundled["family"], bundled["origin"], bundled["soft_mask"]) == (
         "tasnet",
         "bundled",
-        False,
+        True,
     )
     assert bundled["parameters"] == 2_986_588 and bundled["sources"] == [
         "drums",
@@ -373,7 +373,7 @@ def test_models_lists_what_the_server_can_run(api: httpx.Client) -> None:
         "other",
         "vocals",
     ]
-    assert bundled["quality"]["sdr_db"] == 3.98 and "default.md" in bundled["quality"]["source"]
+    assert bundled["quality"]["sdr_db"] == 4.05 and "default.md" in bundled["quality"]["source"]
     schema = api.get("/openapi.json").json()
     ok = schema["paths"]["/v1/models"]["get"]["responses"]["200"]["content"]["application/json"]
     assert ok["schema"]["$ref"].endswith("/ModelList")

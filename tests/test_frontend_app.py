@@ -714,7 +714,7 @@ def test_the_model_picker_offers_the_installed_models(
         assert options[1][1] == "tiny — a model without a card (no facts known)"
         assert picker.input_value() == "default"
         about = tab.get_by_test_id("model-about")
-        assert "3.98 dB SDR" in about.text_content() and "3.0 M parameters" in about.text_content()
+        assert "4.05 dB SDR" in about.text_content() and "3.0 M parameters" in about.text_content()
         picker.select_option("tiny")
         assert picker.input_value() == "tiny"
         stored = tab.evaluate("() => JSON.parse(localStorage.getItem('stemdeck.options')).model")

@@ -273,7 +273,7 @@ def test_serve_lists_and_runs_the_pulled_model(pulled: Path, excerpt: Path, tmp_
             "hdemucs", "pulled", False, False,
         )  # fmt: skip
         assert hd["parameters"] == HDEMUCS_HIGH_PARAMETERS and hd["quality"]["sdr_db"] == 7.7
-        assert models["default"]["soft_mask"] is False  # the bundled spectral model
+        assert models["default"]["soft_mask"] is True  # the bundled spectral model's card
 
         with excerpt.open("rb") as handle:
             refused = client.post(
@@ -317,4 +317,4 @@ def test_a_checkpoint_can_pin_its_soft_mask(tmp_path: Path) -> None:
     assert load_model(pinned).soft_mask is True
     bundled = repository.BUNDLED_DIR / "default.pt"
     if bundled.is_file():
-        assert load_model(bundled).soft_mask is False  # spectral: its masks share the STFT
+        assert load_model(bundled).soft_mask is True  # its card: it raised BSSEval there
