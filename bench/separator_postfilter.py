@@ -52,23 +52,27 @@ def separate_all(root: Path, split: str, model: str) -> dict[str, Estimates]:
     return data
 
 
+def _stft(signal: np.ndarray, n_fft: int) -> torch.Tensor:
+    """Complex STFT (..., bins, frames) of (..., frames) audio: float64, Hann, hop n_fft/4."""
+    flat = torch.from_numpy(signal.reshape(-1, signal.shape[-1]).astype(np.float64))
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    spec = torch.stft(flat, n_fft, n_fft // 4, window=window, return_complex=True)
+    return spec.reshape(*signal.shape[:-1], *spec.shape[1:])
+
+
+def _istft(spec: torch.Tensor, n_fft: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Audio of `shape` (..., frames) back from `_stft`'s (..., bins, frames) spectra."""
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    flat = spec.reshape(-1, *spec.shape[-2:])
+    signal = torch.istft(flat, n_fft, n_fft // 4, window=window, length=shape[-1])
+    return signal.reshape(shape).numpy()
+
+
 def ratio_mask(est: np.ndarray, mix: np.ndarray, alpha: float, n_fft: int) -> np.ndarray:
     """Split the whole song's mixture STFT by |S_j|^(2 alpha) ratios of the estimates."""
-    hop = n_fft // 4
-    window = torch.hann_window(n_fft, dtype=torch.float64)
-    mix_spec = torch.stft(
-        torch.from_numpy(mix.astype(np.float64)), n_fft, hop, window=window, return_complex=True
-    )
-    flat = torch.from_numpy(est.reshape(-1, est.shape[-1]).astype(np.float64))
-    spec = torch.stft(flat, n_fft, hop, window=window, return_complex=True)
-    spec = spec.reshape(est.shape[0], est.shape[1], *spec.shape[1:])
-    power = spec.abs() ** (2 * alpha)
+    power = _stft(est, n_fft).abs() ** (2 * alpha)
     masks = power / (power.sum(0, keepdim=True) + 1e-12)
-    masked = masks * mix_spec.unsqueeze(0)
-    signal = torch.istft(
-        masked.reshape(-1, *masked.shape[2:]), n_fft, hop, window=window, length=mix.shape[-1]
-    )
-    return signal.reshape(est.shape).numpy()
+    return _istft(masks * _stft(mix, n_fft).unsqueeze(0), n_fft, est.shape)
 
 
 def multichannel_wiener(est: np.ndarray, mix: np.ndarray, iterations: int) -> np.ndarray:
@@ -77,20 +81,11 @@ def multichannel_wiener(est: np.ndarray, mix: np.ndarray, iterations: int) -> np
     covariance, which a per-channel ratio mask ignores (0 iterations is that ratio mask)."""
     import norbert  # the bench extra: pip install -e '.[bench]'
 
-    n_fft, hop = 4096, 1024
-    window = torch.hann_window(n_fft, dtype=torch.float64)
-
-    def stft(signal: np.ndarray) -> torch.Tensor:
-        flat = torch.from_numpy(signal.reshape(-1, signal.shape[-1]).astype(np.float64))
-        spec = torch.stft(flat, n_fft, hop, window=window, return_complex=True)
-        return spec.reshape(*signal.shape[:-1], *spec.shape[1:])
-
-    mix_spec = stft(mix).permute(2, 1, 0).numpy()  # (frames, bins, channels)
-    magnitudes = stft(est).abs().permute(3, 2, 1, 0).numpy()  # (frames, bins, channels, sources)
+    n_fft = 4096
+    mix_spec = _stft(mix, n_fft).permute(2, 1, 0).numpy()  # (frames, bins, channels)
+    magnitudes = _stft(est, n_fft).abs().permute(3, 2, 1, 0).numpy()  # (..., channels, sources)
     out = norbert.wiener(magnitudes, mix_spec, iterations)
-    spec = torch.from_numpy(out).permute(3, 2, 1, 0).reshape(-1, *out.shape[1::-1])
-    signal = torch.istft(spec, n_fft, hop, window=window, length=mix.shape[-1])
-    return signal.reshape(est.shape).numpy()
+    return _istft(torch.from_numpy(out).permute(3, 2, 1, 0), n_fft, est.shape)
 
 
 def apply_variant(name: str, mix: np.ndarray, plain, swap, flip) -> np.ndarray:
